@@ -1,0 +1,59 @@
+//! `imgtar`: read, check and explain saved container image tarballs offline.
+
+mod inspect;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Read, check and explain saved container image tarballs (docker save, docker-archive,
+/// oci-archive) offline.
+#[derive(Parser)]
+#[command(name = "imgtar", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate an archive; exit 0 when valid, 1 when an error finding exists, 2 when it
+    /// cannot be read.
+    Validate(validate::Args),
+    /// Print a JSON summary of the images in an archive.
+    Inspect(inspect::Args),
+}
+
+/// Where to read from: a tarball, `-` for standard input, or an extracted directory.
+#[derive(clap::Args)]
+struct Input {
+    /// Tarball (plain, gzip, zstd, xz or bzip2), `-` for standard input, or a directory.
+    path: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let result = match cli.command {
+        Command::Validate(a) => validate::run(a),
+        Command::Inspect(a) => inspect::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("imgtar: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! `manifest.json`: one entry per image (moby `manifestItem`, containers/image `ManifestItem`).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::doc::oci::Descriptor;
+
+/// One `manifest.json` entry.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ManifestItem {
+    /// Path of the config file in the archive.
+    pub config: String,
+    /// Tags as written (`null` is `None`, `[]` is `Some(vec![])`).
+    pub repo_tags: Option<Vec<String>>,
+    /// Paths of the layer files, bottom first.
+    pub layers: Vec<String>,
+    /// Image ID of the parent (Docker 1.11+).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// DiffID → descriptor of the layer (foreign layers; all layers in Docker 25+).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer_sources: Option<BTreeMap<String, Descriptor>>,
+}
+
+/// Why `manifest.json` could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestProblem {
+    /// Index of the entry, if the problem is in one.
+    pub entry: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// A decoded `manifest.json`: entries plus keys spelled in another case than Go's field names.
+#[derive(Debug, Clone, Default)]
+pub struct Manifest {
+    /// The entries.
+    pub items: Vec<ManifestItem>,
+    /// Keys accepted case-insensitively (as Go's decoder does) but not spelled as written by
+    /// docker: (entry index, key).
+    pub odd_keys: Vec<(usize, String)>,
+}
+
+const KEYS: [&str; 5] = ["Config", "RepoTags", "Layers", "Parent", "LayerSources"];
+
+/// Decodes `manifest.json`. Keys match case-insensitively, as Go's `encoding/json` matches them.
+/// `null`, non-arrays and type errors are problems; unknown keys are ignored.
+pub fn parse(bytes: &[u8]) -> Result<Manifest, ManifestProblem> {
+    let problem = |entry, message: String| ManifestProblem { entry, message };
+    let v: Value = serde_json::from_slice(bytes)
+        .map_err(|e| problem(None, format!("manifest.json is not JSON: {e}")))?;
+    let arr = match v {
+        Value::Array(a) => a,
+        Value::Null => {
+            return Err(problem(
+                None,
+                "manifest.json is null (docker load: \"invalid manifest, manifest cannot be null (but can be [])\")".into(),
+            ))
+        }
+        other => {
+            return Err(problem(
+                None,
+                format!("manifest.json must be an array, found {}", kind(&other)),
+            ))
+        }
+    };
+    let mut out = Manifest::default();
+    for (i, entry) in arr.into_iter().enumerate() {
+        let Value::Object(obj) = entry else {
+            return Err(problem(
+                Some(i),
+                format!("entry {i} is {}, not an object", kind(&entry)),
+            ));
+        };
+        let mut item = ManifestItem::default();
+        let mut have_config = false;
+        for (k, v) in obj {
+            let Some(canon) = KEYS.iter().find(|c| c.eq_ignore_ascii_case(&k)) else {
+                continue;
+            };
+            if *canon != k {
+                out.odd_keys.push((i, k.clone()));
+            }
+            let bad = |what: &str| problem(Some(i), format!("entry {i}: {k} must be {what}"));
+            match *canon {
+                "Config" => {
+                    item.config = v.as_str().ok_or_else(|| bad("a string"))?.to_string();
+                    have_config = true;
+                }
+                "RepoTags" => {
+                    item.repo_tags = match v {
+                        Value::Null => None,
+                        v => Some(strings(v).ok_or_else(|| bad("an array of strings"))?),
+                    }
+                }
+                "Layers" => {
+                    item.layers = match v {
+                        Value::Null => Vec::new(),
+                        v => strings(v).ok_or_else(|| bad("an array of strings"))?,
+                    }
+                }
+                "Parent" => {
+                    item.parent = match v {
+                        Value::Null => None,
+                        Value::String(s) if s.is_empty() => None,
+                        Value::String(s) => Some(s),
+                        _ => return Err(bad("a string")),
+                    }
+                }
+                _ => {
+                    item.layer_sources = match v {
+                        Value::Null => None,
+                        v => Some(
+                            serde_json::from_value(v)
+                                .map_err(|e| bad(&format!("a map of descriptors ({e})")))?,
+                        ),
+                    }
+                }
+            }
+        }
+        if !have_config {
+            return Err(problem(Some(i), format!("entry {i} has no Config")));
+        }
+        out.items.push(item);
+    }
+    Ok(out)
+}
+
+fn strings(v: Value) -> Option<Vec<String>> {
+    match v {
+        Value::Array(a) => a
+            .into_iter()
+            .map(|x| match x {
+                Value::String(s) => Some(s),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    }
+}
+
+/// A short name of a JSON value's type, for messages.
+pub(crate) fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_case_insensitively() {
+        let m = parse(br#"[{"config":"a.json","RepoTags":null,"Layers":["x/layer.tar"],"Parent":""}]"#)
+            .unwrap();
+        assert_eq!(m.items.len(), 1);
+        assert_eq!(m.items[0].config, "a.json");
+        assert_eq!(m.items[0].repo_tags, None);
+        assert_eq!(m.items[0].parent, None);
+        assert_eq!(m.odd_keys, vec![(0, "config".to_string())]);
+    }
+
+    #[test]
+    fn rejects_null_and_objects() {
+        assert!(parse(b"null").unwrap_err().message.contains("cannot be null"));
+        assert!(parse(b"{}").unwrap_err().message.contains("must be an array"));
+        assert!(parse(br#"[{"RepoTags":[]}]"#).unwrap_err().message.contains("no Config"));
+        assert!(parse(br#"[{"Config":1}]"#).is_err());
+        assert!(parse(b"[]").unwrap().items.is_empty());
+    }
+}

@@ -1,0 +1,180 @@
+//! OCI image layout documents: `oci-layout`, `index.json`, image indexes and manifests, and
+//! descriptors (also used by Docker schema2 manifests and manifest lists).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// OCI image index media type.
+pub const MEDIA_OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+/// OCI image manifest media type.
+pub const MEDIA_OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+/// Docker manifest list media type.
+pub const MEDIA_DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+/// Docker schema2 manifest media type.
+pub const MEDIA_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+/// Annotation with the full image name (containerd).
+pub const ANN_IMAGE_NAME: &str = "io.containerd.image.name";
+/// Annotation with the reference name (tag) in `index.json`.
+pub const ANN_REF_NAME: &str = "org.opencontainers.image.ref.name";
+/// Annotation marking buildkit attestation manifests.
+pub const ANN_REFERENCE_TYPE: &str = "vnd.docker.reference.type";
+
+/// A content descriptor.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Descriptor {
+    /// Media type.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub media_type: String,
+    /// Digest as written (validated separately so a bad one is a finding, not a parse error).
+    #[serde(default)]
+    pub digest: String,
+    /// Size in bytes (may be missing or negative in bad input).
+    #[serde(default)]
+    pub size: i64,
+    /// URLs of foreign layers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub urls: Option<Vec<String>>,
+    /// Annotations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
+    /// Platform (in indexes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Platform>,
+}
+
+impl Descriptor {
+    /// An annotation's value.
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        self.annotations.as_ref()?.get(key).map(String::as_str)
+    }
+    /// Whether the media type names an index or manifest list.
+    pub fn is_index(&self) -> bool {
+        self.media_type == MEDIA_OCI_INDEX || self.media_type == MEDIA_DOCKER_LIST
+    }
+}
+
+/// A platform.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Platform {
+    /// CPU architecture.
+    #[serde(default)]
+    pub architecture: String,
+    /// Operating system.
+    #[serde(default)]
+    pub os: String,
+    /// OS version (Windows).
+    #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
+    pub os_version: Option<String>,
+    /// CPU variant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+}
+
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if let Some(v) = &self.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `oci-layout`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OciLayout {
+    /// Must be `1.0.0`.
+    pub image_layout_version: String,
+}
+
+/// An image index (`index.json`, nested indexes, Docker manifest lists).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Index {
+    /// Schema version (2).
+    #[serde(default)]
+    pub schema_version: i64,
+    /// Media type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    /// Child descriptors; `null` in Docker 25 saves by ID.
+    #[serde(default)]
+    pub manifests: Option<Vec<Descriptor>>,
+    /// Annotations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
+}
+
+/// An image manifest (OCI or Docker schema2).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageManifest {
+    /// Schema version (2).
+    #[serde(default)]
+    pub schema_version: i64,
+    /// Media type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    /// Config descriptor.
+    pub config: Descriptor,
+    /// Layer descriptors, bottom first.
+    #[serde(default)]
+    pub layers: Vec<Descriptor>,
+    /// Annotations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
+}
+
+/// What an index or manifest blob turned out to be.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Document {
+    /// An index or manifest list.
+    Index(Index),
+    /// An image manifest.
+    Manifest(ImageManifest),
+}
+
+/// Decodes a blob referenced from an index: by its media type when known, else by shape
+/// (`manifests` → index, `config` → manifest).
+pub fn parse_document(bytes: &[u8], media_type: &str) -> Result<Document, String> {
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    if !v.is_object() {
+        return Err(format!(
+            "must be a JSON object, found {}",
+            crate::doc::manifest::kind(&v)
+        ));
+    }
+    let own = v.get("mediaType").and_then(Value::as_str).unwrap_or("");
+    let is_index = match (media_type, own) {
+        (MEDIA_OCI_INDEX | MEDIA_DOCKER_LIST, _) | (_, MEDIA_OCI_INDEX | MEDIA_DOCKER_LIST) => {
+            true
+        }
+        (MEDIA_OCI_MANIFEST | MEDIA_DOCKER_MANIFEST, _) => false,
+        _ => v.get("manifests").is_some() && v.get("config").is_none(),
+    };
+    if is_index {
+        serde_json::from_value(v)
+            .map(Document::Index)
+            .map_err(|e| format!("not an image index: {e}"))
+    } else {
+        serde_json::from_value(v)
+            .map(Document::Manifest)
+            .map_err(|e| format!("not an image manifest: {e}"))
+    }
+}
+
+/// Media types of layers that are tars (plain or compressed).
+pub fn is_layer_media_type(m: &str) -> bool {
+    m.starts_with("application/vnd.oci.image.layer.")
+        || m.starts_with("application/vnd.docker.image.rootfs.")
+        || m.is_empty()
+}
+
+/// Media types of non-distributable (foreign) layers.
+pub fn is_foreign_media_type(m: &str) -> bool {
+    m.contains(".foreign.") || m.contains(".nondistributable.")
+}

@@ -1,0 +1,69 @@
+//! Resource bounds for reading untrusted archives.
+
+/// Bounds on what the reader keeps in memory and how far it follows links.
+///
+/// Every field has a safe default (see [`Limits::default`]). Passing a bound gives a
+/// finding or an [`Error::Limit`](crate::Error::Limit) that names the bound and the value met;
+/// it never aborts the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Largest member kept in memory as a metadata document (JSON, `VERSION`, `repositories`).
+    /// Larger members are still hashed but not parsed. Default: [`Limits::DEFAULT_MAX_JSON_BYTES`].
+    pub max_json_bytes: u64,
+    /// Total bytes of metadata documents kept in memory for one archive.
+    /// Default: [`Limits::DEFAULT_MAX_METADATA_TOTAL`].
+    pub max_metadata_total: u64,
+    /// Most members in the outer archive. Default: [`Limits::DEFAULT_MAX_MEMBERS`].
+    pub max_members: u64,
+    /// Most entries recorded per layer tar. Default: [`Limits::DEFAULT_MAX_LAYER_ENTRIES`].
+    pub max_layer_entries: u64,
+    /// Longest member path, in bytes. Default: [`Limits::DEFAULT_MAX_PATH_BYTES`].
+    pub max_path_bytes: u64,
+    /// Most symlink/hardlink hops followed when resolving a member. Default: 255, as moby.
+    pub max_link_depth: u32,
+    /// Most nested OCI indexes followed. Default: [`Limits::DEFAULT_MAX_INDEX_DEPTH`].
+    pub max_index_depth: u32,
+}
+
+impl Limits {
+    /// Default for [`Limits::max_json_bytes`]: 32 MiB (containerd reads manifest.json up to 20 MiB).
+    pub const DEFAULT_MAX_JSON_BYTES: u64 = 32 << 20;
+    /// Default for [`Limits::max_metadata_total`]: 512 MiB.
+    pub const DEFAULT_MAX_METADATA_TOTAL: u64 = 512 << 20;
+    /// Default for [`Limits::max_members`]: one million.
+    pub const DEFAULT_MAX_MEMBERS: u64 = 1_000_000;
+    /// Default for [`Limits::max_layer_entries`]: ten million.
+    pub const DEFAULT_MAX_LAYER_ENTRIES: u64 = 10_000_000;
+    /// Default for [`Limits::max_path_bytes`]: 64 KiB.
+    pub const DEFAULT_MAX_PATH_BYTES: u64 = 64 << 10;
+    /// Default for [`Limits::max_link_depth`]: 255 (moby's `FollowSymlinkInScope`).
+    pub const DEFAULT_MAX_LINK_DEPTH: u32 = 255;
+    /// Default for [`Limits::max_index_depth`]: 16.
+    pub const DEFAULT_MAX_INDEX_DEPTH: u32 = 16;
+
+    /// No bound except the link depth (which guards against loops).
+    pub const UNLIMITED: Limits = Limits {
+        max_json_bytes: u64::MAX,
+        max_metadata_total: u64::MAX,
+        max_members: u64::MAX,
+        max_layer_entries: u64::MAX,
+        max_path_bytes: u64::MAX,
+        max_link_depth: 4096,
+        max_index_depth: 4096,
+    };
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_json_bytes: Self::DEFAULT_MAX_JSON_BYTES,
+            max_metadata_total: Self::DEFAULT_MAX_METADATA_TOTAL,
+            max_members: Self::DEFAULT_MAX_MEMBERS,
+            max_layer_entries: Self::DEFAULT_MAX_LAYER_ENTRIES,
+            max_path_bytes: Self::DEFAULT_MAX_PATH_BYTES,
+            max_link_depth: Self::DEFAULT_MAX_LINK_DEPTH,
+            max_index_depth: Self::DEFAULT_MAX_INDEX_DEPTH,
+        }
+    }
+}

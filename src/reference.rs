@@ -1,0 +1,355 @@
+//! Image references, parsed and normalized as `distribution/reference` v0.6.0 does
+//! (`ParseNormalizedNamed`, `FamiliarString`), so that `busybox`,
+//! `docker.io/library/busybox:latest` and `index.docker.io/library/busybox:latest` are one name.
+
+use std::fmt;
+
+use crate::digest::Digest;
+
+/// Default registry domain.
+pub const DEFAULT_DOMAIN: &str = "docker.io";
+const LEGACY_DEFAULT_DOMAIN: &str = "index.docker.io";
+const OFFICIAL_REPO_PREFIX: &str = "library/";
+/// Longest repository path accepted.
+pub const NAME_TOTAL_LENGTH_MAX: usize = 255;
+
+/// A parsed, normalized reference: `domain/path[:tag][@digest]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Reference {
+    domain: String,
+    path: String,
+    tag: Option<String>,
+    digest: Option<String>,
+}
+
+/// Why a string is not a valid reference. The messages are those of `distribution/reference`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReferenceError {
+    /// The string does not follow the grammar.
+    #[error("invalid reference format")]
+    Format,
+    /// The repository part has uppercase letters.
+    #[error("invalid reference format: repository name ({0}) must be lowercase")]
+    Uppercase(String),
+    /// A 64-hex string used as a name.
+    #[error("invalid repository name ({0}), cannot specify 64-byte hexadecimal strings")]
+    Identifier(String),
+    /// The repository path is longer than 255 characters.
+    #[error("repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters")]
+    NameTooLong,
+    /// Nothing before the tag.
+    #[error("repository name must have at least one component")]
+    NameEmpty,
+    /// The digest part is malformed.
+    #[error("invalid digest format")]
+    Digest,
+}
+
+fn is_identifier(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+fn valid_path_component(c: &str) -> bool {
+    // [a-z0-9]+ (?:(?:[._]|__|[-]+)[a-z0-9]+)*
+    let b = c.as_bytes();
+    if b.is_empty() {
+        return false;
+    }
+    let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
+    let mut i = 0;
+    let mut need_alnum = true;
+    while i < b.len() {
+        let x = b.get(i).copied().unwrap_or(0);
+        if alnum(x) {
+            need_alnum = false;
+            i += 1;
+            continue;
+        }
+        if need_alnum {
+            return false;
+        }
+        // a separator: '.', '_', '__', or one or more '-'
+        match x {
+            b'.' => i += 1,
+            b'_' => {
+                i += 1;
+                if b.get(i) == Some(&b'_') {
+                    i += 1;
+                }
+            }
+            b'-' => {
+                while b.get(i) == Some(&b'-') {
+                    i += 1;
+                }
+            }
+            _ => return false,
+        }
+        need_alnum = true;
+    }
+    !need_alnum
+}
+
+fn valid_domain(d: &str) -> bool {
+    let (host, port) = if let Some(rest) = d.strip_prefix('[') {
+        // [ipv6](:port)?
+        let Some(end) = rest.find(']') else {
+            return false;
+        };
+        let ip = rest.get(..end).unwrap_or("");
+        if ip.is_empty() || !ip.bytes().all(|b| b.is_ascii_hexdigit() || b == b':') {
+            return false;
+        }
+        let after = rest.get(end + 1..).unwrap_or("");
+        if after.is_empty() {
+            return true;
+        }
+        match after.strip_prefix(':') {
+            Some(p) => return !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()),
+            None => return false,
+        }
+    } else {
+        match d.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (d, None),
+        }
+    };
+    if let Some(p) = port {
+        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return false;
+        }
+    }
+    !host.is_empty()
+        && host.split('.').all(|c| {
+            let b = c.as_bytes();
+            !b.is_empty()
+                && b.iter().all(|x| x.is_ascii_alphanumeric() || *x == b'-')
+                && b.first().is_some_and(|x| x.is_ascii_alphanumeric())
+                && b.last().is_some_and(|x| x.is_ascii_alphanumeric())
+        })
+}
+
+fn valid_tag(t: &str) -> bool {
+    // [\w][\w.-]{0,127}
+    let b = t.as_bytes();
+    let word = |x: u8| x.is_ascii_alphanumeric() || x == b'_';
+    !b.is_empty()
+        && b.len() <= 128
+        && b.first().is_some_and(|x| word(*x))
+        && b.iter().all(|&x| word(x) || x == b'.' || x == b'-')
+}
+
+fn valid_digest(d: &str) -> bool {
+    // [A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}
+    let Some((alg, hex)) = d.split_once(':') else {
+        return false;
+    };
+    let alg_ok = alg.split(['-', '_', '+', '.']).all(|c| {
+        let b = c.as_bytes();
+        b.first().is_some_and(|x| x.is_ascii_alphabetic())
+            && b.iter().all(|x| x.is_ascii_alphanumeric())
+    });
+    alg_ok && hex.len() >= 32 && hex.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+impl Reference {
+    /// Parses a reference as `docker` would from a user or a `RepoTags` item
+    /// (`ParseNormalizedNamed`).
+    pub fn parse_normalized(s: &str) -> Result<Reference, ReferenceError> {
+        if is_identifier(s) {
+            return Err(ReferenceError::Identifier(s.to_string()));
+        }
+        let (mut domain, mut remainder) = match s.find('/') {
+            Some(i) => {
+                let first = s.get(..i).unwrap_or("");
+                let is_domain = first.contains(['.', ':'])
+                    || first == "localhost"
+                    || first.to_lowercase() != first;
+                if is_domain {
+                    (first.to_string(), s.get(i + 1..).unwrap_or("").to_string())
+                } else {
+                    (DEFAULT_DOMAIN.to_string(), s.to_string())
+                }
+            }
+            None => (DEFAULT_DOMAIN.to_string(), s.to_string()),
+        };
+        if domain == LEGACY_DEFAULT_DOMAIN {
+            domain = DEFAULT_DOMAIN.to_string();
+        }
+        if domain == DEFAULT_DOMAIN && !remainder.contains('/') {
+            remainder = format!("{OFFICIAL_REPO_PREFIX}{remainder}");
+        }
+        let remote = match remainder.find(':') {
+            Some(i) => remainder.get(..i).unwrap_or(""),
+            None => remainder.as_str(),
+        };
+        if remote.to_lowercase() != remote {
+            return Err(ReferenceError::Uppercase(remote.to_string()));
+        }
+        Self::parse_parts(domain, &remainder)
+    }
+
+    fn parse_parts(domain: String, remainder: &str) -> Result<Reference, ReferenceError> {
+        if !valid_domain(&domain) {
+            return Err(ReferenceError::Format);
+        }
+        let (named, digest) = match remainder.split_once('@') {
+            Some((n, d)) => {
+                if !valid_digest(d) {
+                    return Err(ReferenceError::Digest);
+                }
+                (n, Some(d.to_string()))
+            }
+            None => (remainder, None),
+        };
+        let (path, tag) = match named.rfind(':') {
+            Some(i) if !named.get(i..).unwrap_or("").contains('/') => (
+                named.get(..i).unwrap_or(""),
+                Some(named.get(i + 1..).unwrap_or("").to_string()),
+            ),
+            _ => (named, None),
+        };
+        if path.is_empty() {
+            return Err(ReferenceError::NameEmpty);
+        }
+        if let Some(t) = &tag {
+            if !valid_tag(t) {
+                return Err(ReferenceError::Format);
+            }
+        }
+        if !path.split('/').all(valid_path_component) {
+            return Err(ReferenceError::Format);
+        }
+        if path.len() > NAME_TOTAL_LENGTH_MAX {
+            return Err(ReferenceError::NameTooLong);
+        }
+        Ok(Reference {
+            domain,
+            path: path.to_string(),
+            tag,
+            digest,
+        })
+    }
+
+    /// The registry domain (`docker.io` for Docker Hub).
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+    /// The repository path (`library/busybox`).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+    /// The tag, if any.
+    pub fn tag(&self) -> Option<&str> {
+        self.tag.as_deref()
+    }
+    /// The digest, if any (as written; may use another algorithm than sha256).
+    pub fn digest(&self) -> Option<&str> {
+        self.digest.as_deref()
+    }
+    /// The digest as a validated sha256/sha512 [`Digest`], if it is one.
+    pub fn parsed_digest(&self) -> Option<Digest> {
+        self.digest.as_deref().and_then(|d| d.parse().ok())
+    }
+    /// `domain/path`.
+    pub fn name(&self) -> String {
+        format!("{}/{}", self.domain, self.path)
+    }
+    /// The name as docker shows it: `busybox`, `user/app`, `quay.io/x/y`.
+    pub fn familiar_name(&self) -> String {
+        if self.domain == DEFAULT_DOMAIN {
+            match self.path.strip_prefix(OFFICIAL_REPO_PREFIX) {
+                Some(rest) if !rest.contains('/') => rest.to_string(),
+                _ => self.path.clone(),
+            }
+        } else {
+            self.name()
+        }
+    }
+    /// The familiar form with tag and digest (`busybox:latest`).
+    pub fn familiar_string(&self) -> String {
+        let mut s = self.familiar_name();
+        if let Some(t) = &self.tag {
+            s.push(':');
+            s.push_str(t);
+        }
+        if let Some(d) = &self.digest {
+            s.push('@');
+            s.push_str(d);
+        }
+        s
+    }
+    /// This reference with `latest` added when it has neither tag nor digest (`TagNameOnly`).
+    pub fn with_default_tag(mut self) -> Reference {
+        if self.tag.is_none() && self.digest.is_none() {
+            self.tag = Some("latest".to_string());
+        }
+        self
+    }
+}
+
+impl fmt::Display for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.name())?;
+        if let Some(t) = &self.tag {
+            write!(f, ":{t}")?;
+        }
+        if let Some(d) = &self.digest {
+            write!(f, "@{d}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(s: &str) -> String {
+        Reference::parse_normalized(s).unwrap().to_string()
+    }
+
+    #[test]
+    fn normalizes() {
+        assert_eq!(n("busybox"), "docker.io/library/busybox");
+        assert_eq!(n("busybox:latest"), "docker.io/library/busybox:latest");
+        assert_eq!(n("index.docker.io/library/busybox:latest"), "docker.io/library/busybox:latest");
+        assert_eq!(n("docker.io/busybox:1"), "docker.io/library/busybox:1");
+        assert_eq!(n("user/app:v1"), "docker.io/user/app:v1");
+        assert_eq!(n("localhost:5000/a/b:t"), "localhost:5000/a/b:t");
+        assert_eq!(n("[::1]:5000/x:y"), "[::1]:5000/x:y");
+        assert_eq!(n("Example.com/x:y"), "Example.com/x:y");
+        let r = Reference::parse_normalized("docker.io/library/busybox:latest").unwrap();
+        assert_eq!(r.familiar_string(), "busybox:latest");
+        let r = Reference::parse_normalized("quay.io/a/b:c").unwrap();
+        assert_eq!(r.familiar_string(), "quay.io/a/b:c");
+        let r = Reference::parse_normalized("docker.io/library/a/b:c").unwrap();
+        assert_eq!(r.familiar_string(), "library/a/b:c");
+    }
+
+    #[test]
+    fn rejects() {
+        use ReferenceError::*;
+        let e = |s: &str| Reference::parse_normalized(s).unwrap_err();
+        assert!(matches!(e("UPPERCASE-IS-INVALID"), Uppercase(_)));
+        assert!(matches!(
+            e("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
+            Identifier(_)
+        ));
+        assert_eq!(e("a:b:c"), Format);
+        assert_eq!(e("busybox:"), Format);
+        assert_eq!(e(&format!("busybox:{}", "a".repeat(129))), Format);
+        assert!(Reference::parse_normalized(&format!("busybox:{}", "a".repeat(128))).is_ok());
+        assert_eq!(e("busybox@sha256:abc"), Digest);
+        assert_eq!(e(&format!("a/{}", "b".repeat(254))), NameTooLong);
+        assert!(Reference::parse_normalized(&format!("a/{}", "b".repeat(253))).is_ok());
+        assert_eq!(e("a__-b"), Format);
+        assert_eq!(e(":tag"), Format);
+        let r = Reference::parse_normalized(
+            "busybox:1@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        )
+        .unwrap();
+        assert_eq!(r.tag(), Some("1"));
+        assert!(r.parsed_digest().is_some());
+    }
+}

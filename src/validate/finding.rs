@@ -1,0 +1,303 @@
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// A fact worth knowing (layout, platform, compression).
+    Info,
+    /// Writers never produce it or a spec says SHOULD; reference loaders accept it.
+    Warning,
+    /// A reference loader (docker load, containers/image, go-containerregistry, containerd)
+    /// rejects the archive, or its content cannot be trusted (digest mismatch).
+    Error,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        })
+    }
+}
+
+macro_rules! codes {
+    ($( $(#[$doc:meta])* $name:ident = $s:literal, $sev:ident, $rule:expr; )*) => {
+        /// A stable finding code. Its kebab-case string ([`Code::as_str`]) never changes meaning.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[non_exhaustive]
+        pub enum Code {
+            $( $(#[$doc])* $name, )*
+        }
+
+        impl Code {
+            /// Every code, in declaration order.
+            pub const ALL: &'static [Code] = &[$(Code::$name,)*];
+
+            /// The stable kebab-case identifier.
+            pub fn as_str(self) -> &'static str {
+                match self { $( Code::$name => $s, )* }
+            }
+
+            /// The default severity (see [`Policy`](crate::Policy) for `--strict`).
+            pub fn severity(self) -> Severity {
+                match self { $( Code::$name => Severity::$sev, )* }
+            }
+
+            /// The FORMAT.md §5 rule number this code implements, if any.
+            pub fn rule(self) -> Option<u8> {
+                match self { $( Code::$name => $rule, )* }
+            }
+
+            /// Looks a code up by its string.
+            pub fn from_str_opt(s: &str) -> Option<Code> {
+                match s { $( $s => Some(Code::$name), )* _ => None }
+            }
+        }
+    };
+}
+
+codes! {
+    /// R1: the outer archive is compressed (go-containerregistry reads only plain tars).
+    OuterCompressed = "outer-compressed", Info, Some(1);
+    /// R1: non-zero bytes after the end-of-archive blocks (tolerated by Go's tar reader).
+    TrailingData = "trailing-data", Info, Some(1);
+    /// R1: the archive ends without end-of-archive blocks (cut at a member boundary?).
+    NoEndOfArchive = "no-end-of-archive", Warning, Some(1);
+    /// R1: the archive ends inside a member.
+    TruncatedArchive = "truncated-archive", Error, Some(1);
+    /// R1: a header that does not parse (bad checksum, bad number).
+    CorruptHeader = "corrupt-header", Error, Some(1);
+    /// R35 (outer): a member type `docker load` cannot extract.
+    UnknownMemberType = "unknown-member-type", Error, Some(35);
+    /// R2: a member name climbs above the archive root with `..`.
+    UnsafePath = "unsafe-path", Error, Some(2);
+    /// R2: an absolute member name (the leading `/` is stripped on load).
+    AbsolutePath = "absolute-path", Warning, Some(2);
+    /// R3: a symlink or hardlink member whose target leaves the archive root.
+    LinkEscape = "link-escape", Error, Some(3);
+    /// R3: a link chain that loops or is longer than `Limits::max_link_depth`.
+    LinkLoop = "link-loop", Error, Some(3);
+    /// R4: the same member name appears more than once (docker load keeps the last copy,
+    /// containers/image and go-containerregistry the first).
+    DuplicateMember = "duplicate-member", Warning, Some(4);
+    /// R5: the layout that was recognised.
+    Layout = "layout", Info, Some(5);
+    /// R5: no image layout at all (no manifest.json, index.json or legacy layer directories).
+    NotAnImage = "not-an-image", Error, Some(5);
+    /// R6: manifest.json is not a JSON array of image entries (`null` included).
+    ManifestInvalid = "manifest-invalid", Error, Some(6);
+    /// R6: manifest.json is `[]`: valid, but loads nothing.
+    ManifestEmpty = "manifest-empty", Warning, Some(6);
+    /// R6: a manifest.json key in another case than the Go field name (Go matches it anyway).
+    ManifestKeyCase = "manifest-key-case", Warning, Some(6);
+    /// R7: manifest.json over 1 MiB (containers/image refuses it).
+    ManifestOver1Mib = "manifest-over-1mib", Warning, Some(7);
+    /// R7: manifest.json over 20 MiB (containerd refuses it), or over `Limits::max_json_bytes`.
+    ManifestTooLarge = "manifest-too-large", Error, Some(7);
+    /// R8: the `Config` file is not in the archive.
+    ConfigMissing = "config-missing", Error, Some(8);
+    /// R8: a `Layers` file is not in the archive.
+    LayerMissing = "layer-missing", Error, Some(8);
+    /// R8: a referenced path resolves to something that is not a regular file.
+    NotRegularFile = "not-regular-file", Error, Some(8);
+    /// R9: a referenced path climbs above the archive root.
+    ReferenceEscapes = "reference-escapes", Error, Some(9);
+    /// R10: `Layers` and `rootfs.diff_ids` differ in length.
+    LayerCountMismatch = "layer-count-mismatch", Error, Some(10);
+    /// R11: a layer's sha256 over its decompressed bytes is not its `diff_ids` entry.
+    DiffIdMismatch = "diff-id-mismatch", Error, Some(11);
+    /// R12: a config or blob name encodes a digest that its content does not have.
+    ConfigNameMismatch = "config-name-mismatch", Warning, Some(12);
+    /// R13: a `RepoTags` item is not a valid tagged reference.
+    InvalidRepoTag = "invalid-repo-tag", Error, Some(13);
+    /// R14: `Parent` names an image that is not in the archive (docker load drops it).
+    ParentNotInArchive = "parent-not-in-archive", Info, Some(14);
+    /// R14: `Parent` is in the archive but its history is not a prefix of the child's.
+    InvalidParent = "invalid-parent", Error, Some(14);
+    /// R15: one layer path is used for two different DiffIDs.
+    LayerPathReused = "layer-path-reused", Warning, Some(15);
+    /// R16: a `LayerSources` key is not one of the config's DiffIDs, or is not a digest.
+    LayerSourcesUnknown = "layer-sources-unknown", Warning, Some(16);
+    /// R16: a layer named in `LayerSources` as a foreign (non-distributable) layer.
+    ForeignLayer = "foreign-layer", Info, Some(16);
+    /// R17: the config is not a JSON object.
+    ConfigInvalid = "config-invalid", Error, Some(17);
+    /// R17: the config has no `rootfs`.
+    ConfigNoRootfs = "config-no-rootfs", Error, Some(17);
+    /// R18: `rootfs.type` is not `layers`.
+    RootfsType = "rootfs-type", Warning, Some(18);
+    /// R19: more non-empty history entries than layers.
+    HistoryTooManyLayers = "history-too-many-layers", Error, Some(19);
+    /// R20: the image platform.
+    Platform = "platform", Info, Some(20);
+    /// R20: the config has no `os` (docker load substitutes the host's).
+    OsMissing = "os-missing", Warning, Some(20);
+    /// R21: a `created` time that is not RFC 3339.
+    InvalidCreated = "invalid-created", Warning, Some(21);
+    /// R22: a digest string that does not follow the OCI digest grammar.
+    InvalidDigest = "invalid-digest", Warning, Some(22);
+    /// R23: the config is over 4 MiB (containers/image refuses it).
+    ConfigTooLarge = "config-too-large", Error, Some(23);
+    /// R24: a legacy `VERSION` file that is not `1.0` (no loader reads it).
+    VersionMismatch = "version-mismatch", Warning, Some(24);
+    /// R24: a legacy layer directory without `VERSION`.
+    VersionMissing = "version-missing", Warning, Some(24);
+    /// R25: a legacy layer directory without `json`.
+    LegacyJsonMissing = "legacy-json-missing", Error, Some(25);
+    /// R25: a legacy `json` that is not a JSON object.
+    LegacyJsonInvalid = "legacy-json-invalid", Error, Some(25);
+    /// R25: a legacy layer directory without `layer.tar`.
+    LegacyLayerMissing = "legacy-layer-missing", Error, Some(25);
+    /// R26: a legacy `json.id` that is not 64 lowercase hex digits.
+    LegacyIdInvalid = "legacy-id-invalid", Error, Some(26);
+    /// R26: a legacy directory name differs from its `json.id`.
+    LegacyIdMismatch = "legacy-id-mismatch", Warning, Some(26);
+    /// R27: a legacy `parent` that is not in the archive.
+    LegacyParentMissing = "legacy-parent-missing", Error, Some(27);
+    /// R27: a legacy parent chain that loops.
+    LegacyParentCycle = "legacy-parent-cycle", Error, Some(27);
+    /// R28: a legacy archive without `repositories` (docker load 1.13–28 fails).
+    RepositoriesMissing = "repositories-missing", Error, Some(28);
+    /// R28: `repositories` is not `{name: {tag: id}}`, or a name or tag does not parse.
+    RepositoriesInvalid = "repositories-invalid", Error, Some(28);
+    /// R28: a `repositories` value that names no layer directory (or, in Docker 25+ archives,
+    /// no layer DiffID).
+    RepositoriesUnknownTarget = "repositories-unknown-target", Warning, Some(28);
+    /// R29: a 1.10–24 layer directory without the expected VERSION/json/layer.tar.
+    LegacyDirIncomplete = "legacy-dir-incomplete", Info, Some(29);
+    /// R29: a layer directory's `json.parent` is not the previous layer's directory.
+    LegacyParentChain = "legacy-parent-chain", Info, Some(29);
+    /// R30: `oci-layout` is not a JSON object with `imageLayoutVersion`.
+    OciLayoutInvalid = "oci-layout-invalid", Error, Some(30);
+    /// R30: `imageLayoutVersion` is not `1.0.0`.
+    OciLayoutVersion = "oci-layout-version", Error, Some(30);
+    /// R31: `oci-layout` without `index.json`.
+    OciIndexMissing = "oci-index-missing", Error, Some(31);
+    /// R31: `index.json` or a referenced index/manifest blob is not a valid document.
+    OciIndexInvalid = "oci-index-invalid", Error, Some(31);
+    /// R32: a blob whose content does not hash to its name.
+    BlobDigestMismatch = "blob-digest-mismatch", Error, Some(32);
+    /// R32: a blob whose size is not its descriptor's size.
+    BlobSizeMismatch = "blob-size-mismatch", Error, Some(32);
+    /// R33: a blob referenced by a descriptor is absent (allowed for skipped platforms and
+    /// non-distributable layers).
+    BlobMissing = "blob-missing", Warning, Some(33);
+    /// R34: a manifest.json entry with no matching OCI manifest in index.json (or different
+    /// config/layers).
+    IndexManifestMismatch = "index-manifest-mismatch", Warning, Some(34);
+    /// R35: a layer blob that is not a tar.
+    LayerNotTar = "layer-not-tar", Error, Some(35);
+    /// R35: a layer tar with a header that does not parse.
+    LayerCorrupt = "layer-corrupt", Error, Some(35);
+    /// R35: a layer blob that fails to decompress.
+    LayerDecompressError = "layer-decompress-error", Error, Some(35);
+    /// R35: a layer entry type docker load cannot apply.
+    LayerUnknownType = "layer-unknown-type", Error, Some(35);
+    /// R2 (layers): a layer entry or hardlink climbing above the layer root.
+    LayerUnsafePath = "layer-unsafe-path", Error, Some(2);
+    /// R36: `.wh.`, `.wh..` or `.wh...`.
+    WhiteoutInvalidName = "whiteout-invalid-name", Warning, Some(36);
+    /// R37: a path and its whiteout in the same layer.
+    WhiteoutSameLayer = "whiteout-same-layer", Warning, Some(37);
+    /// R37: a path written twice in one layer.
+    LayerDuplicateEntry = "layer-duplicate-entry", Warning, Some(37);
+    /// R38: a whiteout or opaque marker that is not an empty regular file.
+    WhiteoutNotEmptyFile = "whiteout-not-empty-file", Warning, Some(38);
+    /// R39: a hardlink to `.wh..wh.plnk/<n>` with no such file before it.
+    AufsHardlinkMissing = "aufs-hardlink-missing", Error, Some(39);
+    /// R40: a hardlink whose target is neither in its layer nor in a lower one.
+    HardlinkTargetMissing = "hardlink-target-missing", Warning, Some(40);
+    /// A member whose size passes `Limits::max_json_bytes` was not parsed.
+    MetadataTooLarge = "metadata-too-large", Error, None;
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// One validation result: what, how bad, and where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Stable code.
+    pub code: Code,
+    /// Severity after the [`Policy`](crate::Policy) was applied.
+    pub severity: Severity,
+    /// FORMAT.md §5 rule number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<u8>,
+    /// The outer archive member concerned (cleaned path), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Byte offset of that member's header in the (decompressed) outer tar, if known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// For problems inside a layer: the layer entry's path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
+    /// For problems inside a layer: the entry's header offset in the decompressed layer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry_offset: Option<u64>,
+    /// What is wrong, in words.
+    pub message: String,
+}
+
+impl Finding {
+    /// A finding with the code's default severity and no location.
+    pub fn new(code: Code, message: impl Into<String>) -> Finding {
+        Finding {
+            code,
+            severity: code.severity(),
+            rule: code.rule(),
+            path: None,
+            offset: None,
+            entry: None,
+            entry_offset: None,
+            message: message.into(),
+        }
+    }
+
+    /// Sets the member path and header offset.
+    pub fn at(mut self, path: impl Into<String>, offset: Option<u64>) -> Finding {
+        self.path = Some(path.into());
+        self.offset = offset;
+        self
+    }
+
+    /// Overrides the severity.
+    pub fn with_severity(mut self, severity: Severity) -> Finding {
+        self.severity = severity;
+        self
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} [{}]", self.severity, self.code)?;
+        if let Some(p) = &self.path {
+            write!(f, " {p}")?;
+        }
+        if let Some(o) = self.offset {
+            write!(f, " @{o}")?;
+        }
+        if let Some(e) = &self.entry {
+            write!(f, " entry {e:?}")?;
+            if let Some(o) = self.entry_offset {
+                write!(f, " @{o}")?;
+            }
+        }
+        write!(f, ": {}", self.message)
+    }
+}
