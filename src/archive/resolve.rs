@@ -55,6 +55,25 @@ impl<'a> Index<'a> {
 
     /// Resolves a cleaned path to the member that holds its content.
     pub(crate) fn resolve(&self, path: &str) -> Result<Resolved, Unresolved> {
+        let (fin, escaped, hops) = self.follow(path)?;
+        match self.by_path.get(fin.as_str()) {
+            Some(&index) => Ok(Resolved {
+                index,
+                escaped,
+                hops,
+            }),
+            None => Err(Unresolved::Missing(fin)),
+        }
+    }
+
+    /// Whether following `path` through the archive's links climbs above the root at some
+    /// point (whether or not the final path exists).
+    pub(crate) fn escapes(&self, path: &str) -> bool {
+        self.follow(path).is_ok_and(|(_, escaped, _)| escaped)
+    }
+
+    /// Follows links component by component: (final path, escaped, hops).
+    fn follow(&self, path: &str) -> Result<(String, bool, u32), Unresolved> {
         let mut hops = 0u32;
         let mut escaped = false;
         let mut pending: Vec<String> = path
@@ -76,11 +95,8 @@ impl<'a> Index<'a> {
             }
             done.push(comp);
             let cur = done.join("/");
-            let Some(&i) = self.by_path.get(cur.as_str()) else {
+            let Some(m) = self.by_path.get(cur.as_str()).and_then(|&i| self.members.get(i)) else {
                 // Might still be a directory implied by deeper members.
-                continue;
-            };
-            let Some(m) = self.members.get(i) else {
                 continue;
             };
             let target = match &m.kind {
@@ -105,15 +121,7 @@ impl<'a> Index<'a> {
                 pending.push(c.to_string());
             }
         }
-        let fin = done.join("/");
-        match self.by_path.get(fin.as_str()) {
-            Some(&index) => Ok(Resolved {
-                index,
-                escaped,
-                hops,
-            }),
-            None => Err(Unresolved::Missing(fin)),
-        }
+        Ok((done.join("/"), escaped, hops))
     }
 }
 
@@ -176,5 +184,7 @@ mod tests {
         assert!(e.escaped);
         assert_eq!(idx.resolve("l1"), Err(Unresolved::Loop));
         assert_eq!(idx.resolve("zz"), Err(Unresolved::Missing("zz".into())));
+        assert!(idx.escapes("e/x"));
+        assert!(!idx.escapes("b/layer.tar"));
     }
 }

@@ -115,6 +115,9 @@ codes! {
     ConfigNameMismatch = "config-name-mismatch", Warning, Some(12);
     /// R13: a `RepoTags` item is not a valid tagged reference.
     InvalidRepoTag = "invalid-repo-tag", Error, Some(13);
+    /// R13: a `RepoTags` item without a tag: docker load rejects it ("invalid tag"),
+    /// go-containerregistry and containers/image read it as `:latest`.
+    RepoTagUntagged = "repo-tag-untagged", Warning, Some(13);
     /// R14: `Parent` names an image that is not in the archive (docker load drops it).
     ParentNotInArchive = "parent-not-in-archive", Info, Some(14);
     /// R14: `Parent` is in the archive but its history is not a prefix of the child's.

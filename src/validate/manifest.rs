@@ -122,9 +122,13 @@ fn image(
     for tag in item.repo_tags.iter().flatten() {
         match Reference::parse_normalized(tag) {
             Ok(r) if r.tag().is_some() => {}
-            Ok(_) => cx.push(here(Finding::new(
+            Ok(r) if r.digest().is_some() => cx.push(here(Finding::new(
                 Code::InvalidRepoTag,
-                format!("entry {n}: RepoTags item {tag:?} has no tag (docker load: \"invalid tag\")"),
+                format!("entry {n}: RepoTags item {tag:?} is a digest reference, not a tag (docker load: \"invalid tag\")"),
+            ))),
+            Ok(_) => cx.push(here(Finding::new(
+                Code::RepoTagUntagged,
+                format!("entry {n}: RepoTags item {tag:?} has no tag: docker load rejects it (\"invalid tag\"); go-containerregistry reads it as {tag}:latest"),
             ))),
             Err(e) => cx.push(here(Finding::new(
                 Code::InvalidRepoTag,

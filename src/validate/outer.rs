@@ -48,7 +48,11 @@ pub(super) fn check(cx: &mut Ctx<'_>) {
             let c = crate::path::clean(target);
             (c.path, c.escapes)
         } else {
-            crate::path::resolve_link(&m.path, target)
+            let (p, lexical) = crate::path::resolve_link(&m.path, target);
+            // Through other links (`t -> .`, `x -> t/t/../../..`) a lexically tame target
+            // can still climb out.
+            let escapes = lexical || cx.index.escapes(&m.path);
+            (p, escapes)
         };
         if escapes {
             out.push(cx.at(
