@@ -54,7 +54,8 @@ pub struct LayerIssue {
 pub struct LayerScan {
     /// Compression of the blob, from its magic bytes.
     pub compression: Option<Compression>,
-    /// sha256 of the decompressed stream, when it could be fully decompressed.
+    /// sha256 of the decompressed stream of a compressed blob, when it could be fully
+    /// decompressed (for an uncompressed blob the DiffID is the member's own digest).
     pub diff_id: Option<Digest>,
     /// Decompressed size in bytes.
     pub uncompressed_size: u64,

@@ -21,9 +21,10 @@ pub(super) fn layer_from_member(
         return Layer::default();
     };
     let scan = m.layer.as_ref();
+    // An uncompressed blob's DiffID is its own digest.
     let computed = match scan {
-        Some(s) => s.diff_id.clone(),
-        None => m.digest.clone(),
+        Some(s) if s.compression.is_some_and(|c| c != crate::Compression::None) => s.diff_id.clone(),
+        _ => m.digest.clone(),
     };
     let layer = Layer {
         path: Some(path.to_string()),

@@ -314,7 +314,11 @@ fn manifest_image(cx: &mut Ctx<'_>, m: &ImageManifest, here: &Loc, image: &mut I
                 image.layers.push(layer);
             }
             Err(_) => image.layers.push(Layer {
-                path: None,
+                path: ld
+                    .digest
+                    .parse::<crate::Digest>()
+                    .ok()
+                    .map(|d| format!("blobs/{}/{}", d.algorithm().as_str(), d.hex())),
                 diff_id: diff_id.map(str::to_string),
                 media_type: Some(ld.media_type.clone()),
                 foreign,

@@ -1,0 +1,277 @@
+//! Every real tarball in `testdata/real/` (copied from `../shared/corpus`, provenance in
+//! `testdata/real/SOURCES.md`) gets the verdict SOURCES.md gives and the facts an independent
+//! reader recorded in `testdata/real/FACTS.json`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use imgtar::{Code, Image, Reader, Report, Severity};
+use serde_json::Value;
+
+fn real_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/real")
+}
+
+fn facts() -> BTreeMap<String, Value> {
+    let text = std::fs::read_to_string(real_dir().join("FACTS.json")).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    v["files"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// The "expected" column of SOURCES.md: file → true when it starts with "valid".
+fn expected_verdicts() -> BTreeMap<String, bool> {
+    let text = std::fs::read_to_string(real_dir().join("SOURCES.md")).unwrap();
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        if cells.len() < 12 || !cells[1].starts_with('`') {
+            continue;
+        }
+        let file = cells[1].trim_matches('`').to_string();
+        let expected = cells[cells.len() - 2];
+        out.insert(file, expected.starts_with("valid"));
+    }
+    out
+}
+
+fn read(file: &str) -> Report {
+    Reader::new()
+        .open(real_dir().join(file))
+        .unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+fn strs(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| a.iter().map(|s| s.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn sources_and_facts_cover_the_same_files() {
+    let facts = facts();
+    let verdicts = expected_verdicts();
+    assert_eq!(verdicts.len(), 52, "SOURCES.md lists 52 files");
+    assert_eq!(
+        facts.keys().collect::<Vec<_>>(),
+        verdicts.keys().collect::<Vec<_>>()
+    );
+    for f in facts.keys() {
+        assert!(real_dir().join(f).is_file(), "{f} is missing from testdata/real");
+    }
+}
+
+#[test]
+fn every_file_gets_its_expected_verdict() {
+    let mut wrong = Vec::new();
+    for (file, valid) in expected_verdicts() {
+        let report = read(&file);
+        if report.is_valid() != valid {
+            let errors: Vec<String> = report
+                .findings_at_least(Severity::Error)
+                .map(|f| f.to_string())
+                .collect();
+            wrong.push(format!("{file}: expected valid={valid}, errors: {errors:#?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+fn check_layers(file: &str, report: &Report, img: &Image, fact: &Value, by_digest: bool) {
+    let fl = fact["layers"].as_array().unwrap();
+    assert_eq!(img.layers.len(), fl.len(), "{file}: layer count");
+    for (k, (l, f)) in img.layers.iter().zip(fl).enumerate() {
+        let at = format!("{file} layer {k}");
+        if by_digest {
+            if let Some(d) = f["digest"].as_str() {
+                let want = format!("blobs/{}", d.replacen(':', "/", 1));
+                assert_eq!(l.path.as_deref(), Some(want.as_str()), "{at}: blob");
+            }
+        } else if let Some(p) = f["path"].as_str() {
+            assert_eq!(l.path.as_deref(), Some(p), "{at}: path");
+        }
+        if f.get("error").is_some() || !f["compression"].is_string() || f["compression"] == "unknown" {
+            continue;
+        }
+        if f["diff_id"].is_string() {
+            assert_eq!(
+                l.computed_diff_id.as_ref().map(|d| d.to_string()),
+                f["diff_id"].as_str().map(str::to_string),
+                "{at}: computed diff_id"
+            );
+        }
+        let scan = report.archive.layer_scan(l);
+        let comp = match f["compression"].as_str().unwrap() {
+            "tar-zero-block" => "none",
+            c => c,
+        };
+        assert_eq!(
+            l.compression.map(|c| c.as_str()).unwrap_or("none"),
+            comp,
+            "{at}: compression"
+        );
+        let Some(scan) = scan else {
+            assert_eq!(f["entries"].as_u64().unwrap_or(0), 0, "{at}: no scan but entries");
+            continue;
+        };
+        for (key, got) in [
+            ("entries", scan.entries),
+            ("hardlinks", scan.hardlinks),
+            ("symlinks", scan.symlinks),
+        ] {
+            assert_eq!(Some(got), f[key].as_u64(), "{at}: {key}");
+        }
+        let mut wh = scan.whiteouts.clone();
+        wh.sort();
+        let mut fwh = strs(&f["whiteouts"]);
+        fwh.sort();
+        assert_eq!(wh, fwh, "{at}: whiteouts");
+        let mut op = scan.opaque_dirs.clone();
+        op.sort();
+        let mut fop = strs(&f["opaque_dirs"]);
+        fop.sort();
+        assert_eq!(op, fop, "{at}: opaque dirs");
+        assert_eq!(
+            matches!(scan.status, Some(imgtar::layer::TarStatus::Complete)),
+            f["tar_complete"].as_bool().unwrap(),
+            "{at}: tar complete"
+        );
+    }
+}
+
+fn check_image(file: &str, report: &Report, img: &Image, f: &Value, by_digest: bool) {
+    if let Some(cd) = f["config_digest"].as_str() {
+        assert_eq!(img.id.as_ref().map(|d| d.to_string()).as_deref(), Some(cd), "{file}: config digest");
+    }
+    if f.get("config_diff_ids").is_some() {
+        assert_eq!(
+            img.config.as_ref().map(|c| c.diff_ids.clone()).unwrap_or_default(),
+            strs(&f["config_diff_ids"]),
+            "{file}: config diff_ids"
+        );
+    }
+    if let Some(oa) = f["os_arch"].as_str() {
+        let p = img.config.as_ref().map(|c| format!("{}/{}", c.platform.os, c.platform.architecture));
+        assert_eq!(p.as_deref(), Some(oa), "{file}: os/arch");
+    }
+    if let Some(m) = f.get("diff_ids_match_config").and_then(Value::as_bool) {
+        let ours = img.layers.len() == img.config.as_ref().map_or(0, |c| c.diff_ids.len())
+            && img.layers.iter().all(|l| {
+                l.computed_diff_id.as_ref().map(|d| d.to_string()) == l.diff_id
+            });
+        assert_eq!(ours, m, "{file}: diff_ids match config");
+    }
+    check_layers(file, report, img, f, by_digest);
+}
+
+#[test]
+fn docker_images_match_the_facts() {
+    for (file, f) in facts() {
+        let report = read(&file);
+        let Some(di) = f["docker_images"].as_array() else {
+            continue;
+        };
+        let images = &report.archive.images;
+        assert_eq!(images.len(), di.len(), "{file}: image count");
+        for (img, fact) in images.iter().zip(di) {
+            let tags = strs(&fact["repo_tags"]);
+            assert_eq!(img.repo_tags, tags, "{file}: repo tags");
+            if fact.get("repo_tags").is_none() {
+                assert!(img.repo_tags_null, "{file}: RepoTags null");
+            }
+            check_image(&file, &report, img, fact, false);
+            if let Some(ls) = fact.get("layer_sources") {
+                let entry = match img.source {
+                    imgtar::ImageSource::Manifest { entry } => entry,
+                    _ => panic!("{file}: not from manifest.json"),
+                };
+                let _ = entry;
+                assert!(!strs(ls).is_empty());
+            }
+        }
+    }
+}
+
+#[test]
+fn oci_images_match_the_facts() {
+    for (file, f) in facts() {
+        let report = read(&file);
+        let Some(oi) = f["oci_images"].as_array() else {
+            assert!(report.archive.oci_images.is_empty(), "{file}: unexpected OCI images");
+            continue;
+        };
+        let images = &report.archive.oci_images;
+        assert_eq!(images.len(), oi.len(), "{file}: OCI image count");
+        for (img, fact) in images.iter().zip(oi) {
+            let missing = fact["missing"].as_bool().unwrap_or(false);
+            assert_eq!(img.missing, missing, "{file}: missing");
+            assert_eq!(img.ref_name.as_deref(), fact["ref_name"].as_str(), "{file}: ref name");
+            if let Some(mt) = fact["media_type"].as_str() {
+                assert_eq!(img.manifest_media_type.as_deref(), Some(mt), "{file}: media type");
+            }
+            if let Some(p) = fact.get("platform") {
+                let ours = img.platform.as_ref().expect("platform");
+                assert_eq!(Some(ours.os.as_str()), p["os"].as_str(), "{file}: platform os");
+                assert_eq!(
+                    Some(ours.architecture.as_str()),
+                    p["architecture"].as_str(),
+                    "{file}: platform arch"
+                );
+                assert_eq!(ours.variant.as_deref(), p["variant"].as_str(), "{file}: variant");
+            }
+            if !missing {
+                check_image(&file, &report, img, fact, true);
+            }
+        }
+    }
+}
+
+#[test]
+fn archive_level_facts() {
+    for (file, f) in facts() {
+        let report = read(&file);
+        let a = &report.archive;
+        let comp = match f["outer_compression"].as_str().unwrap() {
+            "tar" | "tar-zero-block" => "none",
+            c => c,
+        };
+        assert_eq!(a.compression.as_str(), comp, "{file}: outer compression");
+        if let Some(r) = f.get("repositories") {
+            let ours = serde_json::to_value(a.repositories.as_ref().expect("repositories")).unwrap();
+            assert_eq!(&ours, r, "{file}: repositories");
+        }
+        let n = f["entries"].as_u64().unwrap();
+        assert_eq!(a.members.len() as u64, n, "{file}: member count");
+    }
+}
+
+#[test]
+fn invalid_files_fail_for_the_documented_reason() {
+    let cases: &[(&str, &[Code])] = &[
+        ("ggcr-null-manifest.tar", &[Code::ManifestInvalid]),
+        ("ggcr-foreign-layer-absent.tar", &[Code::LayerMissing]),
+        ("isulad-partial-missing-base-layer.tar", &[Code::LayerMissing]),
+        ("scalibr-empty-archive.tar", &[Code::NotAnImage]),
+        ("scalibr-hostile-absolute-symlink-escape.tar", &[Code::NotAnImage, Code::LinkEscape]),
+        ("snyk-not-an-image.tar", &[Code::NotAnImage]),
+        ("snyk-skopeo-gzip-outer-named-tar.tar", &[Code::DiffIdMismatch]),
+        ("snyk-skopeo-repacked-no-layer-tar.tar", &[Code::LayerCountMismatch]),
+        ("snyk-gzip-outer-pax.tar", &[Code::DiffIdMismatch, Code::VersionMismatch]),
+        ("snyk-oci-gzip-outer-pax.tar", &[Code::BlobDigestMismatch]),
+        ("snyk-oci-with-manifest-json.tar", &[Code::BlobDigestMismatch, Code::BlobMissing]),
+    ];
+    for (file, codes) in cases {
+        let report = read(file);
+        for code in *codes {
+            assert!(
+                report.findings.iter().any(|f| f.code == *code),
+                "{file}: expected {code}, got {:#?}",
+                report.findings
+            );
+        }
+    }
+}
