@@ -97,7 +97,13 @@ pub(crate) fn looks_like_tar(head: &[u8]) -> bool {
     let sum: u32 = block
         .iter()
         .enumerate()
-        .map(|(i, &b)| if (148..156).contains(&i) { 32 } else { u32::from(b) })
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u32::from(b)
+            }
+        })
         .sum();
     sum == expected
 }
@@ -109,8 +115,14 @@ mod tests {
     #[test]
     fn sniffs_magic() {
         assert_eq!(Compression::sniff(&[0x1f, 0x8b, 8, 0]), Compression::Gzip);
-        assert_eq!(Compression::sniff(&[0x28, 0xb5, 0x2f, 0xfd]), Compression::Zstd);
-        assert_eq!(Compression::sniff(&[0x5e, 0x2a, 0x4d, 0x18]), Compression::Zstd);
+        assert_eq!(
+            Compression::sniff(&[0x28, 0xb5, 0x2f, 0xfd]),
+            Compression::Zstd
+        );
+        assert_eq!(
+            Compression::sniff(&[0x5e, 0x2a, 0x4d, 0x18]),
+            Compression::Zstd
+        );
         assert_eq!(Compression::sniff(b"\xfd7zXZ\0"), Compression::Xz);
         assert_eq!(Compression::sniff(b"BZh9"), Compression::Bzip2);
         assert_eq!(Compression::sniff(b"{\"a\":1}"), Compression::None);

@@ -210,14 +210,20 @@ mod tests {
             .unwrap();
         assert_eq!(d, Digest::sha256_of(b""));
         assert_eq!(d.short(), "e3b0c44298fc");
-        assert!("sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"
-            .parse::<Digest>()
-            .is_err());
+        assert!(
+            "sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"
+                .parse::<Digest>()
+                .is_err()
+        );
         assert!("sha256:abc".parse::<Digest>().is_err());
-        assert!("md5:d41d8cd98f00b204e9800998ecf8427e".parse::<Digest>().is_err());
-        assert!("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        assert!("md5:d41d8cd98f00b204e9800998ecf8427e"
             .parse::<Digest>()
             .is_err());
+        assert!(
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+                .parse::<Digest>()
+                .is_err()
+        );
     }
 
     #[test]

@@ -313,7 +313,10 @@ mod tests {
     fn normalizes() {
         assert_eq!(n("busybox"), "docker.io/library/busybox");
         assert_eq!(n("busybox:latest"), "docker.io/library/busybox:latest");
-        assert_eq!(n("index.docker.io/library/busybox:latest"), "docker.io/library/busybox:latest");
+        assert_eq!(
+            n("index.docker.io/library/busybox:latest"),
+            "docker.io/library/busybox:latest"
+        );
         assert_eq!(n("docker.io/busybox:1"), "docker.io/library/busybox:1");
         assert_eq!(n("user/app:v1"), "docker.io/user/app:v1");
         assert_eq!(n("localhost:5000/a/b:t"), "localhost:5000/a/b:t");

@@ -77,8 +77,14 @@ mod tests {
             }
         );
         assert_eq!(classify(".wh.b"), Whiteout::Delete { target: "b".into() });
-        assert_eq!(classify("a/.wh..wh..opq"), Whiteout::Opaque { dir: "a".into() });
-        assert_eq!(classify(".wh..wh..opq"), Whiteout::Opaque { dir: "".into() });
+        assert_eq!(
+            classify("a/.wh..wh..opq"),
+            Whiteout::Opaque { dir: "a".into() }
+        );
+        assert_eq!(
+            classify(".wh..wh..opq"),
+            Whiteout::Opaque { dir: "".into() }
+        );
         assert_eq!(classify(".wh..wh.aufs"), Whiteout::AufsMeta);
         assert_eq!(classify(".wh..wh.plnk/123.4"), Whiteout::AufsMeta);
         assert_eq!(

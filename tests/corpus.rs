@@ -61,7 +61,10 @@ fn sources_and_facts_cover_the_same_files() {
         verdicts.keys().collect::<Vec<_>>()
     );
     for f in facts.keys() {
-        assert!(real_dir().join(f).is_file(), "{f} is missing from testdata/real");
+        assert!(
+            real_dir().join(f).is_file(),
+            "{f} is missing from testdata/real"
+        );
     }
 }
 
@@ -75,7 +78,9 @@ fn every_file_gets_its_expected_verdict() {
                 .findings_at_least(Severity::Error)
                 .map(|f| f.to_string())
                 .collect();
-            wrong.push(format!("{file}: expected valid={valid}, errors: {errors:#?}"));
+            wrong.push(format!(
+                "{file}: expected valid={valid}, errors: {errors:#?}"
+            ));
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
@@ -94,7 +99,10 @@ fn check_layers(file: &str, report: &Report, img: &Image, fact: &Value, by_diges
         } else if let Some(p) = f["path"].as_str() {
             assert_eq!(l.path.as_deref(), Some(p), "{at}: path");
         }
-        if f.get("error").is_some() || !f["compression"].is_string() || f["compression"] == "unknown" {
+        if f.get("error").is_some()
+            || !f["compression"].is_string()
+            || f["compression"] == "unknown"
+        {
             continue;
         }
         if f["diff_id"].is_string() {
@@ -115,7 +123,11 @@ fn check_layers(file: &str, report: &Report, img: &Image, fact: &Value, by_diges
             "{at}: compression"
         );
         let Some(scan) = scan else {
-            assert_eq!(f["entries"].as_u64().unwrap_or(0), 0, "{at}: no scan but entries");
+            assert_eq!(
+                f["entries"].as_u64().unwrap_or(0),
+                0,
+                "{at}: no scan but entries"
+            );
             continue;
         };
         for (key, got) in [
@@ -145,24 +157,35 @@ fn check_layers(file: &str, report: &Report, img: &Image, fact: &Value, by_diges
 
 fn check_image(file: &str, report: &Report, img: &Image, f: &Value, by_digest: bool) {
     if let Some(cd) = f["config_digest"].as_str() {
-        assert_eq!(img.id.as_ref().map(|d| d.to_string()).as_deref(), Some(cd), "{file}: config digest");
+        assert_eq!(
+            img.id.as_ref().map(|d| d.to_string()).as_deref(),
+            Some(cd),
+            "{file}: config digest"
+        );
     }
     if f.get("config_diff_ids").is_some() {
         assert_eq!(
-            img.config.as_ref().map(|c| c.diff_ids.clone()).unwrap_or_default(),
+            img.config
+                .as_ref()
+                .map(|c| c.diff_ids.clone())
+                .unwrap_or_default(),
             strs(&f["config_diff_ids"]),
             "{file}: config diff_ids"
         );
     }
     if let Some(oa) = f["os_arch"].as_str() {
-        let p = img.config.as_ref().map(|c| format!("{}/{}", c.platform.os, c.platform.architecture));
+        let p = img
+            .config
+            .as_ref()
+            .map(|c| format!("{}/{}", c.platform.os, c.platform.architecture));
         assert_eq!(p.as_deref(), Some(oa), "{file}: os/arch");
     }
     if let Some(m) = f.get("diff_ids_match_config").and_then(Value::as_bool) {
         let ours = img.layers.len() == img.config.as_ref().map_or(0, |c| c.diff_ids.len())
-            && img.layers.iter().all(|l| {
-                l.computed_diff_id.as_ref().map(|d| d.to_string()) == l.diff_id
-            });
+            && img
+                .layers
+                .iter()
+                .all(|l| l.computed_diff_id.as_ref().map(|d| d.to_string()) == l.diff_id);
         assert_eq!(ours, m, "{file}: diff_ids match config");
     }
     check_layers(file, report, img, f, by_digest);
@@ -201,7 +224,10 @@ fn oci_images_match_the_facts() {
     for (file, f) in facts() {
         let report = read(&file);
         let Some(oi) = f["oci_images"].as_array() else {
-            assert!(report.archive.oci_images.is_empty(), "{file}: unexpected OCI images");
+            assert!(
+                report.archive.oci_images.is_empty(),
+                "{file}: unexpected OCI images"
+            );
             continue;
         };
         let images = &report.archive.oci_images;
@@ -209,19 +235,35 @@ fn oci_images_match_the_facts() {
         for (img, fact) in images.iter().zip(oi) {
             let missing = fact["missing"].as_bool().unwrap_or(false);
             assert_eq!(img.missing, missing, "{file}: missing");
-            assert_eq!(img.ref_name.as_deref(), fact["ref_name"].as_str(), "{file}: ref name");
+            assert_eq!(
+                img.ref_name.as_deref(),
+                fact["ref_name"].as_str(),
+                "{file}: ref name"
+            );
             if let Some(mt) = fact["media_type"].as_str() {
-                assert_eq!(img.manifest_media_type.as_deref(), Some(mt), "{file}: media type");
+                assert_eq!(
+                    img.manifest_media_type.as_deref(),
+                    Some(mt),
+                    "{file}: media type"
+                );
             }
             if let Some(p) = fact.get("platform") {
                 let ours = img.platform.as_ref().expect("platform");
-                assert_eq!(Some(ours.os.as_str()), p["os"].as_str(), "{file}: platform os");
+                assert_eq!(
+                    Some(ours.os.as_str()),
+                    p["os"].as_str(),
+                    "{file}: platform os"
+                );
                 assert_eq!(
                     Some(ours.architecture.as_str()),
                     p["architecture"].as_str(),
                     "{file}: platform arch"
                 );
-                assert_eq!(ours.variant.as_deref(), p["variant"].as_str(), "{file}: variant");
+                assert_eq!(
+                    ours.variant.as_deref(),
+                    p["variant"].as_str(),
+                    "{file}: variant"
+                );
             }
             if !missing {
                 check_image(&file, &report, img, fact, true);
@@ -241,7 +283,8 @@ fn archive_level_facts() {
         };
         assert_eq!(a.compression.as_str(), comp, "{file}: outer compression");
         if let Some(r) = f.get("repositories") {
-            let ours = serde_json::to_value(a.repositories.as_ref().expect("repositories")).unwrap();
+            let ours =
+                serde_json::to_value(a.repositories.as_ref().expect("repositories")).unwrap();
             assert_eq!(&ours, r, "{file}: repositories");
         }
         let n = f["entries"].as_u64().unwrap();
@@ -254,15 +297,33 @@ fn invalid_files_fail_for_the_documented_reason() {
     let cases: &[(&str, &[Code])] = &[
         ("ggcr-null-manifest.tar", &[Code::ManifestInvalid]),
         ("ggcr-foreign-layer-absent.tar", &[Code::LayerMissing]),
-        ("isulad-partial-missing-base-layer.tar", &[Code::LayerMissing]),
+        (
+            "isulad-partial-missing-base-layer.tar",
+            &[Code::LayerMissing],
+        ),
         ("scalibr-empty-archive.tar", &[Code::NotAnImage]),
-        ("scalibr-hostile-absolute-symlink-escape.tar", &[Code::NotAnImage, Code::LinkEscape]),
+        (
+            "scalibr-hostile-absolute-symlink-escape.tar",
+            &[Code::NotAnImage, Code::LinkEscape],
+        ),
         ("snyk-not-an-image.tar", &[Code::NotAnImage]),
-        ("snyk-skopeo-gzip-outer-named-tar.tar", &[Code::DiffIdMismatch]),
-        ("snyk-skopeo-repacked-no-layer-tar.tar", &[Code::LayerCountMismatch]),
-        ("snyk-gzip-outer-pax.tar", &[Code::DiffIdMismatch, Code::VersionMismatch]),
+        (
+            "snyk-skopeo-gzip-outer-named-tar.tar",
+            &[Code::DiffIdMismatch],
+        ),
+        (
+            "snyk-skopeo-repacked-no-layer-tar.tar",
+            &[Code::LayerCountMismatch],
+        ),
+        (
+            "snyk-gzip-outer-pax.tar",
+            &[Code::DiffIdMismatch, Code::VersionMismatch],
+        ),
         ("snyk-oci-gzip-outer-pax.tar", &[Code::BlobDigestMismatch]),
-        ("snyk-oci-with-manifest-json.tar", &[Code::BlobDigestMismatch, Code::BlobMissing]),
+        (
+            "snyk-oci-with-manifest-json.tar",
+            &[Code::BlobDigestMismatch, Code::BlobMissing],
+        ),
     ];
     for (file, codes) in cases {
         let report = read(file);

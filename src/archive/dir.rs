@@ -20,7 +20,10 @@ pub(crate) fn walk_dir(root: &Path, limits: &Limits) -> Result<Walk> {
         .min_depth(1);
     for entry in walker {
         let entry = entry.map_err(|e| {
-            let path = e.path().map(Path::to_path_buf).unwrap_or_else(|| root.to_path_buf());
+            let path = e
+                .path()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| root.to_path_buf());
             Error::Open {
                 path,
                 source: e.into(),

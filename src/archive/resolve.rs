@@ -95,7 +95,11 @@ impl<'a> Index<'a> {
             }
             done.push(comp);
             let cur = done.join("/");
-            let Some(m) = self.by_path.get(cur.as_str()).and_then(|&i| self.members.get(i)) else {
+            let Some(m) = self
+                .by_path
+                .get(cur.as_str())
+                .and_then(|&i| self.members.get(i))
+            else {
                 // Might still be a directory implied by deeper members.
                 continue;
             };
@@ -172,8 +176,18 @@ mod tests {
                     target: "../../../a/layer.tar".into(),
                 },
             ),
-            m("l1", MemberKind::Symlink { target: "l2".into() }),
-            m("l2", MemberKind::Symlink { target: "l1".into() }),
+            m(
+                "l1",
+                MemberKind::Symlink {
+                    target: "l2".into(),
+                },
+            ),
+            m(
+                "l2",
+                MemberKind::Symlink {
+                    target: "l1".into(),
+                },
+            ),
         ];
         let idx = Index::new(&members, 255);
         assert_eq!(idx.resolve("b/layer.tar").unwrap().index, 0);

@@ -92,8 +92,25 @@ pub(crate) struct Content {
     pub too_large: bool,
 }
 
+/// Retries reads that fail with `Interrupted` (signals on a pipe), which the tar parser and
+/// some decoders would otherwise pass up as errors.
+struct Retry<R>(R);
+
+impl<R: Read> Read for Retry<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.0.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => return other,
+            }
+        }
+    }
+}
+
 /// Walks a tar stream (possibly compressed) once.
 pub(crate) fn walk_stream(input: &mut dyn Read, limits: &Limits) -> Result<Walk> {
+    let mut input = Retry(input);
+    let input = &mut input;
     let io_err = |offset: u64, entry: Option<String>| {
         move |source: io::Error| Error::Io {
             offset,

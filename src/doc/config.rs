@@ -75,7 +75,10 @@ pub fn parse(bytes: &[u8]) -> Result<ImageConfig, String> {
                     created: s(h, "created"),
                     created_by: s(h, "created_by"),
                     comment: s(h, "comment"),
-                    empty_layer: h.get("empty_layer").and_then(Value::as_bool).unwrap_or(false),
+                    empty_layer: h
+                        .get("empty_layer")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
                 })
                 .collect()
         })
@@ -133,7 +136,10 @@ pub fn is_rfc3339(s: &str) -> bool {
     match b.get(i) {
         Some(b'Z') | Some(b'z') => i + 1 == b.len(),
         Some(b'+') | Some(b'-') => {
-            i + 6 == b.len() && digits(i + 1..i + 3) && b.get(i + 3) == Some(&b':') && digits(i + 4..i + 6)
+            i + 6 == b.len()
+                && digits(i + 1..i + 3)
+                && b.get(i + 3) == Some(&b':')
+                && digits(i + 4..i + 6)
         }
         _ => false,
     }

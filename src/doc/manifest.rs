@@ -160,8 +160,9 @@ mod tests {
 
     #[test]
     fn decodes_case_insensitively() {
-        let m = parse(br#"[{"config":"a.json","RepoTags":null,"Layers":["x/layer.tar"],"Parent":""}]"#)
-            .unwrap();
+        let m =
+            parse(br#"[{"config":"a.json","RepoTags":null,"Layers":["x/layer.tar"],"Parent":""}]"#)
+                .unwrap();
         assert_eq!(m.items.len(), 1);
         assert_eq!(m.items[0].config, "a.json");
         assert_eq!(m.items[0].repo_tags, None);
@@ -171,9 +172,18 @@ mod tests {
 
     #[test]
     fn rejects_null_and_objects() {
-        assert!(parse(b"null").unwrap_err().message.contains("cannot be null"));
-        assert!(parse(b"{}").unwrap_err().message.contains("must be an array"));
-        assert!(parse(br#"[{"RepoTags":[]}]"#).unwrap_err().message.contains("no Config"));
+        assert!(parse(b"null")
+            .unwrap_err()
+            .message
+            .contains("cannot be null"));
+        assert!(parse(b"{}")
+            .unwrap_err()
+            .message
+            .contains("must be an array"));
+        assert!(parse(br#"[{"RepoTags":[]}]"#)
+            .unwrap_err()
+            .message
+            .contains("no Config"));
         assert!(parse(br#"[{"Config":1}]"#).is_err());
         assert!(parse(b"[]").unwrap().items.is_empty());
     }

@@ -66,7 +66,11 @@ pub struct Platform {
     #[serde(default)]
     pub os: String,
     /// OS version (Windows).
-    #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "os.version",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_version: Option<String>,
     /// CPU variant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -150,9 +154,7 @@ pub fn parse_document(bytes: &[u8], media_type: &str) -> Result<Document, String
     }
     let own = v.get("mediaType").and_then(Value::as_str).unwrap_or("");
     let is_index = match (media_type, own) {
-        (MEDIA_OCI_INDEX | MEDIA_DOCKER_LIST, _) | (_, MEDIA_OCI_INDEX | MEDIA_DOCKER_LIST) => {
-            true
-        }
+        (MEDIA_OCI_INDEX | MEDIA_DOCKER_LIST, _) | (_, MEDIA_OCI_INDEX | MEDIA_DOCKER_LIST) => true,
         (MEDIA_OCI_MANIFEST | MEDIA_DOCKER_MANIFEST, _) => false,
         _ => v.get("manifests").is_some() && v.get("config").is_none(),
     };

@@ -20,7 +20,9 @@ pub fn parse(bytes: &[u8]) -> Result<Repositories, String> {
     let mut out = Repositories::new();
     for (name, tags) in obj {
         let Value::Object(tags) = tags else {
-            return Err(format!("repositories[{name:?}] must be an object of tag → id"));
+            return Err(format!(
+                "repositories[{name:?}] must be an object of tag → id"
+            ));
         };
         let mut m = BTreeMap::new();
         for (tag, id) in tags {

@@ -7,5 +7,5 @@
 
 mod scan;
 
-pub use scan::{LayerIssue, LayerScan, TarStatus};
 pub(crate) use scan::scan_blob;
+pub use scan::{LayerIssue, LayerScan, TarStatus};

@@ -419,9 +419,7 @@ fn record_entry<R: Read>(
             if is_regular {
                 if let Some(rest) = path.strip_prefix(whiteout::PLNK_DIR) {
                     if rest.starts_with('/') {
-                        state
-                            .plnk
-                            .insert(crate::path::basename(&path).to_string());
+                        state.plnk.insert(crate::path::basename(&path).to_string());
                     }
                 }
             }

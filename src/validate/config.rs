@@ -15,7 +15,10 @@ pub(super) fn load(cx: &mut Ctx<'_>, i: usize) -> Option<ImageConfig> {
         out.push(cx.at(
             Code::ConfigTooLarge,
             i,
-            format!("the config is {} bytes; containers/image refuses configs over 4 MiB", m.size),
+            format!(
+                "the config is {} bytes; containers/image refuses configs over 4 MiB",
+                m.size
+            ),
         ));
     }
     let parsed = match m.data() {
@@ -123,11 +126,7 @@ fn check(cx: &Ctx<'_>, i: usize, c: &ImageConfig, out: &mut Vec<Finding>) {
     }
     for (n, d) in c.diff_ids.iter().enumerate() {
         if let Err(e) = d.parse::<crate::Digest>() {
-            out.push(cx.at(
-                Code::InvalidDigest,
-                i,
-                format!("rootfs.diff_ids[{n}]: {e}"),
-            ));
+            out.push(cx.at(Code::InvalidDigest, i, format!("rootfs.diff_ids[{n}]: {e}")));
         }
     }
 }

@@ -23,7 +23,9 @@ pub(super) fn layer_from_member(
     let scan = m.layer.as_ref();
     // An uncompressed blob's DiffID is its own digest.
     let computed = match scan {
-        Some(s) if s.compression.is_some_and(|c| c != crate::Compression::None) => s.diff_id.clone(),
+        Some(s) if s.compression.is_some_and(|c| c != crate::Compression::None) => {
+            s.diff_id.clone()
+        }
         _ => m.digest.clone(),
     };
     let layer = Layer {
@@ -55,7 +57,10 @@ fn report_scan(cx: &mut Ctx<'_>, i: usize) {
                 out.push(cx.at(
                     Code::LayerNotTar,
                     i,
-                    format!("{:?} is used as a layer but is neither a tar nor a compressed stream", m.name),
+                    format!(
+                        "{:?} is used as a layer but is neither a tar nor a compressed stream",
+                        m.name
+                    ),
                 ));
             }
         }

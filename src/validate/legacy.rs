@@ -78,9 +78,15 @@ pub(super) fn check_dirs(cx: &mut Ctx<'_>, layout: Layout, images: &[Image]) {
         match &json {
             None => out.push(locate(
                 if legacy {
-                    Finding::new(Code::LegacyJsonMissing, format!("layer directory {dir:?} has no json"))
+                    Finding::new(
+                        Code::LegacyJsonMissing,
+                        format!("layer directory {dir:?} has no json"),
+                    )
                 } else {
-                    Finding::new(Code::LegacyDirIncomplete, format!("layer directory {dir:?} has no json"))
+                    Finding::new(
+                        Code::LegacyDirIncomplete,
+                        format!("layer directory {dir:?} has no json"),
+                    )
                 },
                 "json",
             )),
@@ -102,9 +108,15 @@ pub(super) fn check_dirs(cx: &mut Ctx<'_>, layout: Layout, images: &[Image]) {
             };
             out.push(locate(
                 if legacy {
-                    Finding::new(Code::LegacyLayerMissing, format!("layer directory {dir:?} {what}"))
+                    Finding::new(
+                        Code::LegacyLayerMissing,
+                        format!("layer directory {dir:?} {what}"),
+                    )
                 } else {
-                    Finding::new(Code::LegacyDirIncomplete, format!("layer directory {dir:?} {what}"))
+                    Finding::new(
+                        Code::LegacyDirIncomplete,
+                        format!("layer directory {dir:?} {what}"),
+                    )
                 },
                 "layer.tar",
             ));
@@ -140,7 +152,13 @@ pub(super) fn check_dirs(cx: &mut Ctx<'_>, layout: Layout, images: &[Image]) {
                             Code::LegacyParentMissing,
                             format!("{dir}/json names parent {p:?}, which is not in the archive"),
                         )
-                        .at(format!("{dir}/json"), cx.index.get(&format!("{dir}/json")).and_then(|i| cx.member(i)).and_then(|m| m.offset)),
+                        .at(
+                            format!("{dir}/json"),
+                            cx.index
+                                .get(&format!("{dir}/json"))
+                                .and_then(|i| cx.member(i))
+                                .and_then(|m| m.offset),
+                        ),
                     );
                 }
             }
@@ -149,8 +167,17 @@ pub(super) fn check_dirs(cx: &mut Ctx<'_>, layout: Layout, images: &[Image]) {
             while let Some(c) = cur {
                 if !seen.insert(c.clone()) {
                     out.push(
-                        Finding::new(Code::LegacyParentCycle, format!("the parent chain from {dir:?} loops back to {c:?}"))
-                            .at(format!("{dir}/json"), cx.index.get(&format!("{dir}/json")).and_then(|i| cx.member(i)).and_then(|m| m.offset)),
+                        Finding::new(
+                            Code::LegacyParentCycle,
+                            format!("the parent chain from {dir:?} loops back to {c:?}"),
+                        )
+                        .at(
+                            format!("{dir}/json"),
+                            cx.index
+                                .get(&format!("{dir}/json"))
+                                .and_then(|i| cx.member(i))
+                                .and_then(|m| m.offset),
+                        ),
                     );
                     break;
                 }
@@ -163,7 +190,12 @@ pub(super) fn check_dirs(cx: &mut Ctx<'_>, layout: Layout, images: &[Image]) {
         for img in images {
             let mut prev: Option<&str> = None;
             for l in &img.layers {
-                let Some(dir) = l.path.as_deref().and_then(|p| crate::path::clean(p).path.strip_suffix("/layer.tar").map(str::to_string)) else {
+                let Some(dir) = l.path.as_deref().and_then(|p| {
+                    crate::path::clean(p)
+                        .path
+                        .strip_suffix("/layer.tar")
+                        .map(str::to_string)
+                }) else {
                     prev = None;
                     continue;
                 };
@@ -179,8 +211,17 @@ pub(super) fn check_dirs(cx: &mut Ctx<'_>, layout: Layout, images: &[Image]) {
                     }
                 } else if let (Some(None), Some(p)) = (parents.get(&dir), prev) {
                     out.push(
-                        Finding::new(Code::LegacyParentChain, format!("{dir}/json has no parent, but the layer below it is {p:?}"))
-                            .at(format!("{dir}/json"), cx.index.get(&format!("{dir}/json")).and_then(|i| cx.member(i)).and_then(|m| m.offset)),
+                        Finding::new(
+                            Code::LegacyParentChain,
+                            format!("{dir}/json has no parent, but the layer below it is {p:?}"),
+                        )
+                        .at(
+                            format!("{dir}/json"),
+                            cx.index
+                                .get(&format!("{dir}/json"))
+                                .and_then(|i| cx.member(i))
+                                .and_then(|m| m.offset),
+                        ),
                     );
                 }
                 prev = dirs.get(&dir).map(String::as_str);
@@ -202,7 +243,11 @@ pub(super) fn repositories(
     images: &[Image],
 ) -> Option<Repositories> {
     let Some(i) = cx.file("repositories") else {
-        let f = cx.at(Code::RepositoriesInvalid, index, "repositories is not a regular file");
+        let f = cx.at(
+            Code::RepositoriesInvalid,
+            index,
+            "repositories is not a regular file",
+        );
         cx.push(f);
         return None;
     };
@@ -248,7 +293,11 @@ pub(super) fn repositories(
                     i,
                     format!(
                         "repositories {name}:{tag} -> {id:?} names no layer directory{}",
-                        if layout == Layout::Legacy { " (docker load: \"invalid target ID\")" } else { " or layer DiffID" }
+                        if layout == Layout::Legacy {
+                            " (docker load: \"invalid target ID\")"
+                        } else {
+                            " or layer DiffID"
+                        }
                     ),
                 );
                 out.push(if layout == Layout::Legacy {

@@ -40,7 +40,11 @@ pub(super) fn images(
             format!(
                 "manifest.json is {} bytes: containerd refuses over 20 MiB{}",
                 m.size,
-                if m.too_large { ", and it passes Limits::max_json_bytes, so it was not parsed" } else { "" }
+                if m.too_large {
+                    ", and it passes Limits::max_json_bytes, so it was not parsed"
+                } else {
+                    ""
+                }
             ),
         );
         cx.push(f);
@@ -51,12 +55,19 @@ pub(super) fn images(
         let f = cx.at(
             Code::ManifestOver1Mib,
             mi,
-            format!("manifest.json is {} bytes: containers/image refuses over 1 MiB", m.size),
+            format!(
+                "manifest.json is {} bytes: containers/image refuses over 1 MiB",
+                m.size
+            ),
         );
         cx.push(f);
     }
     let Some(bytes) = cx.data(mi) else {
-        let f = cx.at(Code::ManifestInvalid, mi, "manifest.json is not a JSON document");
+        let f = cx.at(
+            Code::ManifestInvalid,
+            mi,
+            "manifest.json is not a JSON document",
+        );
         cx.push(f);
         return None;
     };
@@ -69,7 +80,11 @@ pub(super) fn images(
         }
     };
     if parsed.items.is_empty() {
-        let f = cx.at(Code::ManifestEmpty, mi, "manifest.json is [] : docker load loads nothing");
+        let f = cx.at(
+            Code::ManifestEmpty,
+            mi,
+            "manifest.json is [] : docker load loads nothing",
+        );
         cx.push(f);
     }
     for (n, key) in &parsed.odd_keys {
@@ -109,7 +124,8 @@ fn image(
         id = cx.member(ci).and_then(|m| m.digest.clone());
         config = config::load(cx, ci);
         if let (Some(hex), Some(d)) = (config::name_digest(&item.config), &id) {
-            if !item.config.starts_with("blobs/") && hex != d.hex() && cx.reported_names.insert(ci) {
+            if !item.config.starts_with("blobs/") && hex != d.hex() && cx.reported_names.insert(ci)
+            {
                 let f = cx.at(
                     Code::ConfigNameMismatch,
                     ci,
@@ -136,7 +152,10 @@ fn image(
             ))),
         }
     }
-    let diff_ids: Vec<String> = config.as_ref().map(|c| c.diff_ids.clone()).unwrap_or_default();
+    let diff_ids: Vec<String> = config
+        .as_ref()
+        .map(|c| c.diff_ids.clone())
+        .unwrap_or_default();
     if config.as_ref().is_some_and(|c| c.has_rootfs) && diff_ids.len() != item.layers.len() {
         cx.push(here(Finding::new(
             Code::LayerCountMismatch,
@@ -176,7 +195,9 @@ fn image(
     for (k, path) in item.layers.iter().enumerate() {
         let diff_id = diff_ids.get(k).map(String::as_str);
         let source = diff_id.and_then(|d| sources.get(d));
-        let media = source.map(|s| s.media_type.as_str()).filter(|m| !m.is_empty());
+        let media = source
+            .map(|s| s.media_type.as_str())
+            .filter(|m| !m.is_empty());
         let what = format!(
             "entry {n}: layer {k}{}",
             if media.is_some_and(crate::doc::oci::is_foreign_media_type) {
@@ -258,7 +279,11 @@ fn check_parents(cx: &mut Ctx<'_>, mi: usize, images: &[Image]) {
             || (par.history.len() < child.history.len()
                 && par.diff_ids.len() <= child.diff_ids.len()
                 && par.history.iter().zip(&child.history).all(|(a, b)| a == b)
-                && par.diff_ids.iter().zip(&child.diff_ids).all(|(a, b)| a == b));
+                && par
+                    .diff_ids
+                    .iter()
+                    .zip(&child.diff_ids)
+                    .all(|(a, b)| a == b));
         if !ok || p.id == img.id {
             let f = cx.at(
                 Code::InvalidParent,

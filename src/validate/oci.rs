@@ -62,7 +62,11 @@ pub(super) fn check(cx: &mut Ctx<'_>, docs: &Docs, out: &mut Vec<Image>) {
     {
         Ok(Document::Index(ix)) => ix,
         Ok(Document::Manifest(_)) => {
-            let f = cx.at(Code::OciIndexInvalid, ii, "index.json is an image manifest, not an image index");
+            let f = cx.at(
+                Code::OciIndexInvalid,
+                ii,
+                "index.json is an image manifest, not an image index",
+            );
             cx.push(f);
             return;
         }
@@ -130,7 +134,13 @@ fn check_blob_names(cx: &mut Ctx<'_>) {
 }
 
 /// Looks a descriptor's blob up, reporting R22 (bad digest), R33 (missing) and R32 (size).
-fn blob(cx: &mut Ctx<'_>, d: &Descriptor, what: &str, from: &Loc, foreign: bool) -> Result<usize, bool> {
+fn blob(
+    cx: &mut Ctx<'_>,
+    d: &Descriptor,
+    what: &str,
+    from: &Loc,
+    foreign: bool,
+) -> Result<usize, bool> {
     let digest = match d.digest.parse::<crate::Digest>() {
         Ok(x) => x,
         Err(e) => {
@@ -144,7 +154,11 @@ fn blob(cx: &mut Ctx<'_>, d: &Descriptor, what: &str, from: &Loc, foreign: bool)
             Code::BlobMissing,
             format!(
                 "{what} {digest} is not in the archive{}",
-                if foreign { " (a non-distributable layer: writers may leave it out)" } else { "" }
+                if foreign {
+                    " (a non-distributable layer: writers may leave it out)"
+                } else {
+                    ""
+                }
             ),
         )));
         return Err(true);
@@ -154,7 +168,10 @@ fn blob(cx: &mut Ctx<'_>, d: &Descriptor, what: &str, from: &Loc, foreign: bool)
             let f = cx.at(
                 Code::BlobSizeMismatch,
                 i,
-                format!("{what}: the descriptor says {} bytes, the blob has {}", d.size, m.size),
+                format!(
+                    "{what}: the descriptor says {} bytes, the blob has {}",
+                    d.size, m.size
+                ),
             );
             cx.push(f);
         }
@@ -162,11 +179,23 @@ fn blob(cx: &mut Ctx<'_>, d: &Descriptor, what: &str, from: &Loc, foreign: bool)
     Ok(i)
 }
 
-fn walk(cx: &mut Ctx<'_>, d: &Descriptor, from: &Loc, depth: u32, parent_ref: Option<&str>, out: &mut Vec<Image>) {
-    let ref_name = d.annotation(oci::ANN_REF_NAME).or(parent_ref).map(str::to_string);
+fn walk(
+    cx: &mut Ctx<'_>,
+    d: &Descriptor,
+    from: &Loc,
+    depth: u32,
+    parent_ref: Option<&str>,
+    out: &mut Vec<Image>,
+) {
+    let ref_name = d
+        .annotation(oci::ANN_REF_NAME)
+        .or(parent_ref)
+        .map(str::to_string);
     let image_name = d.annotation(oci::ANN_IMAGE_NAME).map(str::to_string);
     let attestation = d.annotation(oci::ANN_REFERENCE_TYPE) == Some("attestation-manifest")
-        || d.platform.as_ref().is_some_and(|p| p.os == "unknown" && p.architecture == "unknown");
+        || d.platform
+            .as_ref()
+            .is_some_and(|p| p.os == "unknown" && p.architecture == "unknown");
     let mut image = Image {
         id: None,
         config_path: None,
@@ -206,7 +235,11 @@ fn walk(cx: &mut Ctx<'_>, d: &Descriptor, from: &Loc, depth: u32, parent_ref: Op
     {
         Ok(doc) => doc,
         Err(e) => {
-            let f = cx.at(Code::OciIndexInvalid, bi, format!("the blob of {} {e}", d.digest));
+            let f = cx.at(
+                Code::OciIndexInvalid,
+                bi,
+                format!("the blob of {} {e}", d.digest),
+            );
             cx.push(f);
             return;
         }
@@ -217,13 +250,23 @@ fn walk(cx: &mut Ctx<'_>, d: &Descriptor, from: &Loc, depth: u32, parent_ref: Op
                 let f = cx.at(
                     Code::OciIndexInvalid,
                     bi,
-                    format!("indexes nest deeper than Limits::max_index_depth ({})", cx.limits.max_index_depth),
+                    format!(
+                        "indexes nest deeper than Limits::max_index_depth ({})",
+                        cx.limits.max_index_depth
+                    ),
                 );
                 cx.push(f);
                 return;
             }
             for child in ix.manifests.iter().flatten() {
-                walk(cx, child, &here, depth.saturating_add(1), ref_name.as_deref(), out);
+                walk(
+                    cx,
+                    child,
+                    &here,
+                    depth.saturating_add(1),
+                    ref_name.as_deref(),
+                    out,
+                );
             }
         }
         Document::Manifest(m) => {
@@ -235,15 +278,25 @@ fn walk(cx: &mut Ctx<'_>, d: &Descriptor, from: &Loc, depth: u32, parent_ref: Op
 
 /// Names of an index.json descriptor: the containerd image name, else a ref.name that is a
 /// whole reference (`name:tag`); a ref.name that is only a tag names no repository.
-fn names(cx: &mut Ctx<'_>, from: &Loc, image_name: Option<&str>, ref_name: Option<&str>) -> Vec<String> {
+fn names(
+    cx: &mut Ctx<'_>,
+    from: &Loc,
+    image_name: Option<&str>,
+    ref_name: Option<&str>,
+) -> Vec<String> {
     if let Some(n) = image_name {
         return match Reference::parse_normalized(n) {
             Ok(_) => vec![n.to_string()],
             Err(e) => {
-                cx.push(from.put(
-                    Finding::new(Code::InvalidRepoTag, format!("{} {n:?}: {e}", oci::ANN_IMAGE_NAME))
+                cx.push(
+                    from.put(
+                        Finding::new(
+                            Code::InvalidRepoTag,
+                            format!("{} {n:?}: {e}", oci::ANN_IMAGE_NAME),
+                        )
                         .with_severity(Severity::Warning),
-                ));
+                    ),
+                );
                 Vec::new()
             }
         };
@@ -288,8 +341,15 @@ fn manifest_image(cx: &mut Ctx<'_>, m: &ImageManifest, here: &Loc, image: &mut I
             });
         }
     }
-    let diff_ids: Vec<String> = image.config.as_ref().map(|c| c.diff_ids.clone()).unwrap_or_default();
-    let tar_layers = m.layers.iter().all(|l| oci::is_layer_media_type(&l.media_type));
+    let diff_ids: Vec<String> = image
+        .config
+        .as_ref()
+        .map(|c| c.diff_ids.clone())
+        .unwrap_or_default();
+    let tar_layers = m
+        .layers
+        .iter()
+        .all(|l| oci::is_layer_media_type(&l.media_type));
     if !image.attestation
         && tar_layers
         && image.config.as_ref().is_some_and(|c| c.has_rootfs)
@@ -297,7 +357,11 @@ fn manifest_image(cx: &mut Ctx<'_>, m: &ImageManifest, here: &Loc, image: &mut I
     {
         cx.push(here.put(Finding::new(
             Code::LayerCountMismatch,
-            format!("the manifest has {} layers but the config has {} diff_ids", m.layers.len(), diff_ids.len()),
+            format!(
+                "the manifest has {} layers but the config has {} diff_ids",
+                m.layers.len(),
+                diff_ids.len()
+            ),
         )));
     }
     for (k, ld) in m.layers.iter().enumerate() {
@@ -307,7 +371,8 @@ fn manifest_image(cx: &mut Ctx<'_>, m: &ImageManifest, here: &Loc, image: &mut I
             Ok(li) => {
                 let path = cx.member(li).map(|x| x.path.clone()).unwrap_or_default();
                 let is_tar = oci::is_layer_media_type(&ld.media_type) && !image.attestation;
-                let layer = layers::layer_from_member(cx, li, &path, diff_id, Some(&ld.media_type), is_tar);
+                let layer =
+                    layers::layer_from_member(cx, li, &path, diff_id, Some(&ld.media_type), is_tar);
                 if is_tar {
                     layers::check_diff_id(cx, &layer, k, li);
                 }

@@ -19,12 +19,14 @@ pub(super) fn check(cx: &mut Ctx<'_>) {
         }
         if let Some(&first) = seen.get(m.path.as_str()) {
             let both_dirs = m.kind == MemberKind::Dir
-                && cx.members.get(first).is_some_and(|f| f.kind == MemberKind::Dir);
-            if !both_dirs {
-                let same = cx
+                && cx
                     .members
                     .get(first)
-                    .is_some_and(|f| f.digest.is_some() && f.digest == m.digest && f.kind == m.kind);
+                    .is_some_and(|f| f.kind == MemberKind::Dir);
+            if !both_dirs {
+                let same = cx.members.get(first).is_some_and(|f| {
+                    f.digest.is_some() && f.digest == m.digest && f.kind == m.kind
+                });
                 let first_off = cx.members.get(first).and_then(|f| f.offset);
                 out.push(cx.at(
                     Code::DuplicateMember,
@@ -70,7 +72,10 @@ pub(super) fn check(cx: &mut Ctx<'_>) {
             out.push(cx.at(
                 Code::LinkEscape,
                 i,
-                format!("hardlink {:?} -> {target:?} names no earlier member", m.name),
+                format!(
+                    "hardlink {:?} -> {target:?} names no earlier member",
+                    m.name
+                ),
             ));
             continue;
         }

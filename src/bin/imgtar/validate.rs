@@ -62,7 +62,11 @@ fn human(out: &mut impl Write, name: &str, report: &Report) -> std::io::Result<(
     writeln!(
         out,
         "{name}: {} ({} layout, {} outer compression)",
-        if report.is_valid() { "valid" } else { "INVALID" },
+        if report.is_valid() {
+            "valid"
+        } else {
+            "INVALID"
+        },
         a.layout.as_str(),
         a.compression.as_str()
     )?;

@@ -1,0 +1,180 @@
+//! The same archive read from a file, from a reader that returns short random-length reads (as
+//! a pipe does), and from an extracted directory gives the same model and findings.
+
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use imgtar::{Reader, Report};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+/// Returns at most a random 1..=max bytes per read, and sometimes `Interrupted`.
+struct ShortReads<R> {
+    inner: R,
+    rng: SmallRng,
+    max: usize,
+}
+
+impl<R: Read> Read for ShortReads<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.rng.random_ratio(1, 50) {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "try again"));
+        }
+        let n = self.rng.random_range(1..=self.max.min(buf.len()));
+        self.inner.read(&mut buf[..n])
+    }
+}
+
+fn real(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/real")
+        .join(file)
+}
+
+fn files() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(real(""))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tar"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Everything observable, as JSON (the model serializes with serde).
+fn fingerprint(r: &Report) -> String {
+    let members: Vec<_> = r
+        .archive
+        .members
+        .iter()
+        .map(|m| {
+            (
+                m.path.clone(),
+                m.offset,
+                m.size,
+                m.digest.clone(),
+                m.layer.clone().map(|l| (l.diff_id, l.entries, l.whiteouts)),
+            )
+        })
+        .collect();
+    serde_json::to_string(&(
+        &r.archive,
+        &r.findings,
+        serde_json::to_value(&members).unwrap(),
+    ))
+    .unwrap()
+}
+
+#[test]
+fn short_reads_give_the_same_report_for_every_corpus_file() {
+    for (seed, file) in files().iter().enumerate() {
+        let whole = Reader::new().open(real(file)).unwrap();
+        for max in [1usize, 7, 4096] {
+            if max == 1 && std::fs::metadata(real(file)).unwrap().len() > 100_000 {
+                continue; // byte-at-a-time on megabytes is slow and adds nothing over 7
+            }
+            let input = ShortReads {
+                inner: std::fs::File::open(real(file)).unwrap(),
+                rng: SmallRng::seed_from_u64(seed as u64 * 31 + max as u64),
+                max,
+            };
+            let piped = Reader::new().read(input).unwrap();
+            assert!(
+                fingerprint(&whole) == fingerprint(&piped),
+                "{file} with reads of at most {max}: findings {:#?}",
+                piped.findings
+            );
+        }
+    }
+}
+
+#[test]
+fn stdin_dash_is_accepted_by_the_cli() {
+    let exe = env!("CARGO_BIN_EXE_imgtar");
+    let file = real("podman-docker-two-images.tar.xz");
+    let out = std::process::Command::new(exe)
+        .args(["validate", "--json", "-"])
+        .stdin(std::fs::File::open(&file).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let from_pipe: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = std::process::Command::new(exe)
+        .args(["validate", "--json"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let from_file: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(from_pipe, from_file);
+    assert_eq!(from_file["images"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn an_extracted_directory_gives_the_same_images() {
+    for file in [
+        "dive-docker-1.10-whiteouts.tar",
+        "snyk-docker25-hello-world.tar",
+        "snyk-skopeo-opaque-symlinks.tar",
+        "dive-oci-zstd.tar",
+    ] {
+        let tar_report = Reader::new().open(real(file)).unwrap();
+        let dir = std::env::temp_dir().join(format!("imgtar-test-{}-{file}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut ar = tar::Archive::new(std::fs::File::open(real(file)).unwrap());
+        ar.set_preserve_permissions(false);
+        ar.unpack(&dir).unwrap();
+        let dir_report = Reader::new().open(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let ids = |r: &Report| {
+            r.archive
+                .images
+                .iter()
+                .map(|i| {
+                    (
+                        i.id.clone(),
+                        i.repo_tags.clone(),
+                        i.layers
+                            .iter()
+                            .map(|l| l.computed_diff_id.clone())
+                            .collect::<Vec<_>>(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&tar_report), ids(&dir_report), "{file}");
+        assert_eq!(tar_report.is_valid(), dir_report.is_valid(), "{file}");
+        assert!(dir_report
+            .archive
+            .members
+            .iter()
+            .all(|m| m.offset.is_none()));
+    }
+}
+
+#[test]
+fn unreadable_input_is_an_error_not_a_panic() {
+    for (what, bytes) in [
+        ("empty", Vec::new()),
+        (
+            "text",
+            b"hello, this is not a tar archive at all".repeat(40),
+        ),
+        ("short", vec![0u8; 100]),
+        (
+            "truncated gzip",
+            vec![0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0xff, 1, 2, 3],
+        ),
+    ] {
+        let r = Reader::new().read(&bytes[..]);
+        assert!(r.is_err(), "{what}: {r:?}");
+    }
+}
