@@ -181,7 +181,7 @@ pub(crate) fn walk_stream(input: &mut dyn Read, limits: &Limits) -> Result<Walk>
                             code,
                             format!("the outer tar stops parsing at byte {next_header}: {e}"),
                         )
-                        .at("", Some(next_header)),
+                        .at_offset(next_header),
                     );
                     stopped = true;
                     break;
@@ -309,7 +309,7 @@ pub(crate) fn walk_stream(input: &mut dyn Read, limits: &Limits) -> Result<Walk>
                     Code::TruncatedArchive,
                     format!("reading after the end of the archive failed: {e}"),
                 )
-                .at("", Some(marker_end)),
+                .at_offset(marker_end),
             );
         }
     }
@@ -324,7 +324,7 @@ pub(crate) fn walk_stream(input: &mut dyn Read, limits: &Limits) -> Result<Walk>
                         pos.pos.saturating_sub(marker_end)
                     ),
                 )
-                .at("", Some(marker_end)),
+                .at_offset(marker_end),
             );
         }
         if marker_end == next_header && !members.is_empty() {
@@ -333,7 +333,7 @@ pub(crate) fn walk_stream(input: &mut dyn Read, limits: &Limits) -> Result<Walk>
                     Code::NoEndOfArchive,
                     "the archive has no end-of-archive blocks: it may have been cut short at a member boundary",
                 )
-                .at("", Some(marker_end)),
+                .at_offset(marker_end),
             );
         }
     }

@@ -139,7 +139,7 @@ pub enum Document {
     /// An index or manifest list.
     Index(Index),
     /// An image manifest.
-    Manifest(ImageManifest),
+    Manifest(Box<ImageManifest>),
 }
 
 /// Decodes a blob referenced from an index: by its media type when known, else by shape
@@ -164,7 +164,7 @@ pub fn parse_document(bytes: &[u8], media_type: &str) -> Result<Document, String
             .map_err(|e| format!("not an image index: {e}"))
     } else {
         serde_json::from_value(v)
-            .map(Document::Manifest)
+            .map(|m| Document::Manifest(Box::new(m)))
             .map_err(|e| format!("not an image manifest: {e}"))
     }
 }

@@ -279,6 +279,12 @@ impl Finding {
         self
     }
 
+    /// Sets the offset only (for findings about the archive as a whole).
+    pub fn at_offset(mut self, offset: u64) -> Finding {
+        self.offset = Some(offset);
+        self
+    }
+
     /// Overrides the severity.
     pub fn with_severity(mut self, severity: Severity) -> Finding {
         self.severity = severity;

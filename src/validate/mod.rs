@@ -1,4 +1,4 @@
-//! Validation: builds the [`Archive`](crate::Archive) model from what the pass collected and
+//! Validation: builds the [`Archive`] model from what the pass collected and
 //! checks every rule of FORMAT.md §5, producing [`Finding`]s.
 //!
 //! Rule families live one per file: `outer` (R1–R5), `manifest` (R6–R16), `config`
@@ -114,11 +114,16 @@ pub(crate) fn run(walk: Walk, limits: &Limits, policy: Policy) -> (Archive, Vec<
         }
     }
     findings.sort_by(|a, b| {
-        (a.offset.unwrap_or(u64::MAX), a.code, &a.path).cmp(&(
-            b.offset.unwrap_or(u64::MAX),
-            b.code,
-            &b.path,
-        ))
+        let key = |f: &Finding| {
+            (
+                f.offset.unwrap_or(u64::MAX),
+                f.entry_offset.unwrap_or(0),
+                f.code,
+                f.path.clone(),
+                f.message.clone(),
+            )
+        };
+        key(a).cmp(&key(b))
     });
     findings.dedup();
     let archive = Archive {
