@@ -49,6 +49,7 @@ mod limits;
 pub mod model;
 pub mod path;
 pub mod reference;
+mod select;
 pub mod validate;
 pub mod whiteout;
 
@@ -59,6 +60,7 @@ pub use digest::Digest;
 pub use error::{Error, Result};
 pub use limits::Limits;
 pub use model::{Archive, Image, ImageSource, Layer, Layout, Producer};
+pub use select::{normalize_tag, SelectError};
 pub use validate::{Code, Finding, Policy, Severity};
 
 /// Reads and validates an archive from a file path, `-` (standard input) or a directory, with

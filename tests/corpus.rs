@@ -336,3 +336,43 @@ fn invalid_files_fail_for_the_documented_reason() {
         }
     }
 }
+
+#[test]
+fn images_are_found_by_any_spelling_of_their_tag_or_by_id() {
+    let r = read("podman-docker-two-names.tar.xz");
+    let a = &r.archive;
+    let img = a.find_image(None).unwrap();
+    for q in [
+        "pretty-empty",
+        "pretty-empty:latest",
+        "docker.io/library/pretty-empty:latest",
+        "index.docker.io/library/pretty-empty",
+        "example.com/empty",
+    ] {
+        assert_eq!(a.find_image(Some(q)).unwrap(), img, "{q}");
+    }
+    let id = img.id.as_ref().unwrap();
+    assert_eq!(a.find_image(Some(&id.hex()[..6])).unwrap(), img);
+    assert_eq!(a.find_image(Some(&id.to_string())).unwrap(), img);
+    assert!(matches!(
+        a.find_image(Some("other")),
+        Err(imgtar::SelectError::NotFound(_))
+    ));
+    assert!(matches!(
+        a.find_image(Some("pretty-empty:v2")),
+        Err(imgtar::SelectError::NotFound(_))
+    ));
+
+    // c/image writes fully qualified names; docker-style short names still find them.
+    let r = read("podman-docker-two-images.tar.xz");
+    assert_eq!(r.archive.images.len(), 2);
+    assert!(matches!(
+        r.archive.find_image(None),
+        Err(imgtar::SelectError::NoneNamed(2))
+    ));
+    for img in &r.archive.images {
+        let tag = img.repo_tags.first().unwrap();
+        let short = imgtar::normalize_tag(tag).unwrap().familiar_string();
+        assert_eq!(r.archive.find_image(Some(&short)).unwrap(), img, "{short}");
+    }
+}
