@@ -177,6 +177,16 @@ impl<R: Read> HashingReader<R> {
             count: 0,
         }
     }
+    /// A reader whose hash already covers `prefix` (bytes read from `inner` before).
+    pub(crate) fn with_prefix(inner: R, prefix: &[u8]) -> Self {
+        let mut hasher = Hasher::new();
+        hasher.update(prefix);
+        HashingReader {
+            inner,
+            hasher,
+            count: prefix.len() as u64,
+        }
+    }
     /// Bytes read so far.
     pub(crate) fn count(&self) -> u64 {
         self.count

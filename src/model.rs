@@ -172,7 +172,8 @@ pub struct Archive {
     pub layout: Layout,
     /// Most likely writer.
     pub producer: Producer,
-    /// Bytes of the (decompressed) outer tar up to its end-of-archive marker.
+    /// Bytes of the (decompressed) outer tar up to its end-of-archive marker (the whole
+    /// stream's length when parsing stopped early).
     pub tar_size: u64,
     /// The images `docker load` would load (manifest.json entries; else the OCI index's image
     /// manifests; else the legacy chains named by `repositories`).

@@ -178,3 +178,105 @@ fn unreadable_input_is_an_error_not_a_panic() {
         assert!(r.is_err(), "{what}: {r:?}");
     }
 }
+
+/// Cut and padded variants of a real archive, written to files so that `open` takes the
+/// indexed path, must give exactly what the streaming path gives.
+#[test]
+fn indexed_and_streaming_walks_agree_on_damaged_files() {
+    let dir = std::env::temp_dir().join(format!("imgtar-damaged-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in [
+        "dive-docker-1.10-whiteouts.tar",
+        "snyk-docker25-hello-world.tar",
+        "ggcr-symlink-layer-two-images.tar",
+    ] {
+        let bytes = std::fs::read(real(file)).unwrap();
+        let len = bytes.len();
+        let mut variants: Vec<(String, Vec<u8>)> = vec![
+            ("whole".into(), bytes.clone()),
+            ("no end blocks".into(), {
+                let mut b = bytes.clone();
+                while b.len() >= 512 && b[b.len() - 512..].iter().all(|&x| x == 0) {
+                    b.truncate(b.len() - 512);
+                }
+                b
+            }),
+            ("garbage after".into(), {
+                let mut b = bytes.clone();
+                b.extend_from_slice(b"trailing garbage");
+                b
+            }),
+            ("zeros after".into(), {
+                let mut b = bytes.clone();
+                b.extend(std::iter::repeat_n(0u8, 4096));
+                b
+            }),
+        ];
+        for cut in [len / 3, len / 2 + 100, len - 3000, 1000, 512] {
+            variants.push((format!("cut at {cut}"), bytes[..cut].to_vec()));
+        }
+        for (what, data) in variants {
+            let path = dir.join("x.tar");
+            std::fs::write(&path, &data).unwrap();
+            let indexed = Reader::new().open(&path);
+            let streamed = Reader::new().read(&data[..]);
+            match (indexed, streamed) {
+                (Ok(a), Ok(b)) => assert!(
+                    fingerprint(&a) == fingerprint(&b),
+                    "{file}, {what}: indexed {:#?}\nstreamed {:#?}",
+                    a.findings,
+                    b.findings
+                ),
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{file}, {what}"),
+                (a, b) => panic!("{file}, {what}: {a:?} vs {b:?}"),
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn one_thread_and_many_give_the_same_report() {
+    for file in files() {
+        let one = Reader::new().threads(1).open(real(&file)).unwrap();
+        let four = Reader::new().threads(4).open(real(&file)).unwrap();
+        assert!(fingerprint(&one) == fingerprint(&four), "{file}");
+    }
+}
+
+#[test]
+fn metadata_only_reads_find_the_same_images_without_verifying() {
+    for file in files() {
+        let full = Reader::new().open(real(&file)).unwrap();
+        let meta = Reader::new().metadata_only(true).open(real(&file)).unwrap();
+        assert!(full.verified && !meta.verified);
+        let summary = |r: &Report| {
+            r.archive
+                .images
+                .iter()
+                .map(|i| {
+                    (
+                        i.id.clone(),
+                        i.repo_tags.clone(),
+                        i.config.clone(),
+                        i.layers.len(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(summary(&full), summary(&meta), "{file}");
+        // Nothing about layer content is claimed without reading it.
+        for img in &meta.archive.images {
+            for l in &img.layers {
+                assert!(
+                    meta.archive.layer_scan(l).is_none(),
+                    "{file}: scanned a layer"
+                );
+            }
+        }
+        assert!(!meta
+            .findings
+            .iter()
+            .any(|f| f.code == imgtar::Code::DiffIdMismatch));
+    }
+}

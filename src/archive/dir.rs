@@ -3,16 +3,19 @@
 use std::fs::File;
 use std::path::Path;
 
+use crate::archive::content::ContentPolicy;
 use crate::archive::member::{Member, MemberKind};
-use crate::archive::walk::{ContentPolicy, Walk};
+use crate::archive::walk::Walk;
 use crate::compress::Compression;
 use crate::{Error, Limits, Result};
 
-pub(crate) fn walk_dir(root: &Path, limits: &Limits) -> Result<Walk> {
+pub(crate) fn walk_dir(root: &Path, limits: &Limits, verify: bool) -> Result<Walk> {
     let mut members = Vec::new();
-    let mut policy = ContentPolicy {
+    let kept = std::sync::atomic::AtomicU64::new(0);
+    let policy = ContentPolicy {
         limits,
-        kept_total: 0,
+        kept_total: &kept,
+        verify,
     };
     let walker = walkdir::WalkDir::new(root)
         .follow_links(false)
@@ -77,10 +80,7 @@ pub(crate) fn walk_dir(root: &Path, limits: &Limits) -> Result<Walk> {
             let content = policy
                 .process(std::io::BufReader::new(file), &member.path, member.size)
                 .map_err(open_err)?;
-            member.digest = content.digest;
-            member.layer = content.layer;
-            member.data = content.data;
-            member.too_large = content.too_large;
+            member.set_content(content);
         } else {
             member.kind = MemberKind::Other { typeflag: b'6' };
         }
@@ -91,5 +91,6 @@ pub(crate) fn walk_dir(root: &Path, limits: &Limits) -> Result<Walk> {
         members,
         tar_bytes: 0,
         findings: Vec::new(),
+        verified: verify,
     })
 }

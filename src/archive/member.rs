@@ -61,6 +61,13 @@ pub struct Member {
 }
 
 impl Member {
+    pub(crate) fn set_content(&mut self, c: crate::archive::content::Content) {
+        self.digest = c.digest;
+        self.layer = c.layer;
+        self.data = c.data;
+        self.too_large = c.too_large;
+    }
+
     /// The kept content of a small metadata member (JSON, `VERSION`, `repositories`).
     pub fn data(&self) -> Option<&[u8]> {
         self.data.as_deref()

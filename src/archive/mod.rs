@@ -1,13 +1,19 @@
 //! Reading an archive: the entry points and the one-pass walk.
 
+pub(crate) mod content;
 pub(crate) mod member;
 pub(crate) mod resolve;
 pub(crate) mod walk;
 
 mod dir;
+#[cfg(unix)]
+mod indexed;
+mod readahead;
 
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, Read};
+
+use readahead::ReadAhead;
 use std::path::Path;
 
 use crate::model::Archive;
@@ -21,6 +27,9 @@ pub struct Report {
     pub archive: Archive,
     /// Every finding, sorted by offset.
     pub findings: Vec<Finding>,
+    /// Every member was hashed and every layer decompressed and scanned. `false` after a
+    /// [`Reader::metadata_only`] read, whose findings say nothing about digests and layers.
+    pub verified: bool,
 }
 
 impl Report {
@@ -44,16 +53,45 @@ impl Report {
 /// }
 /// # Ok::<(), imgtar::Error>(())
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Reader {
     limits: Limits,
     policy: Policy,
+    verify: bool,
+    threads: usize,
+}
+
+impl Default for Reader {
+    fn default() -> Self {
+        Reader {
+            limits: Limits::default(),
+            policy: Policy::default(),
+            verify: true,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
 }
 
 impl Reader {
-    /// A reader with default [`Limits`] and [`Policy`].
+    /// A reader with default [`Limits`] and [`Policy`], verifying everything, using every
+    /// core for seekable files.
     pub fn new() -> Self {
         Reader::default()
+    }
+
+    /// Reads only headers and metadata documents: layer blobs are neither hashed nor
+    /// decompressed, and on a seekable file they are not even read, so the cost grows with the
+    /// number of members rather than with bytes. For `ls`/`inspect`-style queries; the report's
+    /// [`Report::verified`] is `false` and digest/layer rules are not checked.
+    pub fn metadata_only(mut self, yes: bool) -> Self {
+        self.verify = !yes;
+        self
+    }
+
+    /// How many threads read members of a seekable file (default: the number of cores).
+    pub fn threads(mut self, n: usize) -> Self {
+        self.threads = n.max(1);
+        self
     }
 
     /// Sets the limits.
@@ -81,18 +119,30 @@ impl Reader {
     }
 
     fn read_dyn(&self, input: &mut dyn Read) -> Result<Report> {
-        let walk = walk::walk_stream(input, &self.limits)?;
+        let walk = walk::walk_stream(input, &self.limits, self.verify)?;
+        Ok(self.report(walk))
+    }
+
+    fn report(&self, walk: walk::Walk) -> Report {
+        let verified = walk.verified;
         let (archive, findings) = validate::run(walk, &self.limits, self.policy);
-        Ok(Report { archive, findings })
+        Report {
+            archive,
+            findings,
+            verified,
+        }
     }
 
     /// Reads a tarball file, `-` for standard input, or an extracted archive directory.
+    ///
+    /// An uncompressed file is indexed first and its members are then read on all cores; a
+    /// compressed file and standard input are streamed, with reading overlapped with hashing
+    /// on a thread of its own.
     pub fn open(&self, path: impl AsRef<Path>) -> Result<Report> {
         let path = path.as_ref();
         if path == Path::new("-") {
-            let stdin = io::stdin();
-            let lock = stdin.lock();
-            return self.read(BufReader::with_capacity(1 << 20, lock));
+            let ahead = ReadAhead::new(io::stdin()).map_err(walk::io_err(0, None))?;
+            return self.read(ahead);
         }
         let open_err = |source| Error::Open {
             path: path.to_path_buf(),
@@ -100,11 +150,15 @@ impl Reader {
         };
         let meta = std::fs::metadata(path).map_err(open_err)?;
         if meta.is_dir() {
-            let walk = dir::walk_dir(path, &self.limits)?;
-            let (archive, findings) = validate::run(walk, &self.limits, self.policy);
-            return Ok(Report { archive, findings });
+            let walk = dir::walk_dir(path, &self.limits, self.verify)?;
+            return Ok(self.report(walk));
         }
         let file = File::open(path).map_err(open_err)?;
-        self.read(BufReader::with_capacity(1 << 20, file))
+        #[cfg(unix)]
+        if let Some(walk) = indexed::walk_file(&file, &self.limits, self.verify, self.threads)? {
+            return Ok(self.report(walk));
+        }
+        let ahead = ReadAhead::new(file).map_err(walk::io_err(0, None))?;
+        self.read(ahead)
     }
 }

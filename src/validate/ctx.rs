@@ -15,6 +15,8 @@ pub(crate) struct Ctx<'a> {
     pub reported_layers: HashSet<usize>,
     /// Members whose digest-vs-name check was already reported.
     pub reported_names: HashSet<usize>,
+    /// Layers were hashed and scanned (false for metadata-only reads).
+    pub verified: bool,
 }
 
 /// Where a reference was written (for findings about it).
@@ -33,6 +35,7 @@ impl<'a> Ctx<'a> {
             findings: Vec::new(),
             reported_layers: HashSet::new(),
             reported_names: HashSet::new(),
+            verified: true,
         }
     }
 

@@ -40,7 +40,7 @@ pub(super) fn layer_from_member(
         media_type: media_type.map(str::to_string),
         foreign: media_type.is_some_and(crate::doc::oci::is_foreign_media_type),
     };
-    if tar_expected && cx.reported_layers.insert(i) {
+    if tar_expected && cx.verified && cx.reported_layers.insert(i) {
         report_scan(cx, i);
     }
     layer

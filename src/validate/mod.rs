@@ -46,8 +46,10 @@ pub(crate) fn run(walk: Walk, limits: &Limits, policy: Policy) -> (Archive, Vec<
         members,
         tar_bytes,
         findings: walk_findings,
+        verified,
     } = walk;
     let mut cx = ctx::Ctx::new(&members, limits);
+    cx.verified = verified;
     cx.findings = walk_findings;
     outer::check(&mut cx);
     let docs = outer::Docs::find(&cx);
