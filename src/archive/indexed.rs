@@ -148,18 +148,24 @@ pub(crate) fn walk_file(
         }
     }
 
-    // What follows the last member.
+    // What follows the last member: where the tar parser stopped is just after a zero block
+    // at `next_header`, or the end of the file.
     let mut block = [0u8; 512];
     let got = read_full_at(file, &mut block, h.next_header).map_err(io_err(h.next_header, None))?;
-    let marker_end = if got == 512 && block.iter().all(|&b| b == 0) {
+    let saw_zero = !h.stopped && got == 512 && block.iter().all(|&b| b == 0);
+    let at = if saw_zero {
         h.next_header.saturating_add(512)
+    } else if h.stopped {
+        file_len
     } else {
         h.next_header
     };
-    let (rest, nonzero, err) = count_rest(file, marker_end, file_len);
-    h.tail(marker_end, rest, nonzero, err);
-    // After a parse failure the whole stream's length is what is known for sure.
-    let tar_bytes = if h.stopped { file_len } else { marker_end };
+    let mut rest = Range {
+        file,
+        pos: at,
+        end: file_len,
+    };
+    let tar_bytes = h.tail_from(&mut rest, at, saw_zero);
     Ok(Some(Walk {
         compression: Compression::None,
         members: h.members,
@@ -184,27 +190,4 @@ fn read_full_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         }
     }
     Ok(got)
-}
-
-/// Bytes from `from` to the end of the file, and how many of them are not zero.
-fn count_rest(file: &File, from: u64, len: u64) -> (u64, u64, Option<io::Error>) {
-    let mut r = Range {
-        file,
-        pos: from,
-        end: len,
-    };
-    let mut buf = vec![0u8; 64 << 10];
-    let (mut total, mut nonzero) = (0u64, 0u64);
-    loop {
-        match r.read(&mut buf) {
-            Ok(0) => return (total, nonzero, None),
-            Ok(n) => {
-                let got = buf.get(..n).unwrap_or_default();
-                total = total.saturating_add(n as u64);
-                nonzero = nonzero.saturating_add(got.iter().filter(|&&b| b != 0).count() as u64);
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return (total, nonzero, Some(e)),
-        }
-    }
 }

@@ -19,20 +19,15 @@ pub(crate) struct Walk {
     pub verified: bool,
 }
 
-/// Counts the bytes read and the non-zero ones among them.
+/// Counts the bytes read.
 pub(crate) struct Position<R> {
     pub inner: R,
     pub pos: u64,
-    pub nonzero: u64,
 }
 
 impl<R: Read> Read for Position<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        let got = buf.get(..n).unwrap_or_default();
-        self.nonzero = self
-            .nonzero
-            .saturating_add(got.iter().filter(|&&b| b != 0).count() as u64);
         self.pos = self.pos.saturating_add(n as u64);
         Ok(n)
     }
@@ -232,19 +227,72 @@ impl<'l> Headers<'l> {
         self.stopped = true;
     }
 
-    /// Findings about what follows the last member: `marker_end` is where the end-of-archive
-    /// block ends (or `next_header` without one); `rest`/`rest_nonzero` count the bytes after it.
-    pub(crate) fn tail(
-        &mut self,
-        marker_end: u64,
-        rest: u64,
-        rest_nonzero: u64,
-        error: Option<io::Error>,
-    ) {
+    /// Reads what follows the last member from `r`, positioned at `at`, where the tar parser
+    /// stopped: just after a first zero block when `saw_zero`, else at the end of the input.
+    /// Applies Go's `archive/tar` end rules (what `docker load` uses): a second zero block
+    /// ends the archive, end of input after one zero block is tolerated, a partial block is
+    /// an unexpected EOF and a non-zero block a header error. Returns the tar's length: the end
+    /// of the end-of-archive marker, or the whole input's length when parsing stopped early.
+    pub(crate) fn tail_from<R: Read>(&mut self, r: &mut R, at: u64, saw_zero: bool) -> u64 {
         if self.stopped {
-            return;
+            let rest = io::copy(r, &mut io::sink()).unwrap_or(0);
+            return at.saturating_add(rest);
         }
-        if let Some(e) = error {
+        if !saw_zero {
+            if !self.members.is_empty() {
+                self.findings.push(
+                    Finding::new(
+                        Code::NoEndOfArchive,
+                        "the archive has no end-of-archive blocks: it may have been cut short at a member boundary",
+                    )
+                    .at_offset(at),
+                );
+            }
+            return at;
+        }
+        let second = match compress::read_head(r, 512) {
+            Ok(b) => b,
+            Err(e) => {
+                self.findings.push(
+                    Finding::new(
+                        Code::TruncatedArchive,
+                        format!("reading the end-of-archive marker failed: {e}"),
+                    )
+                    .at_offset(at),
+                );
+                return at;
+            }
+        };
+        let marker_end = match second.len() {
+            0 => return at,
+            512 if second.iter().all(|&b| b == 0) => at.saturating_add(512),
+            512 => {
+                self.findings.push(
+                    Finding::new(
+                        Code::CorruptHeader,
+                        "a zero block is followed by a non-zero block: Go's archive/tar (docker load) fails with \"invalid tar header\"",
+                    )
+                    .at_offset(at),
+                );
+                self.stopped = true;
+                let rest = io::copy(r, &mut io::sink()).unwrap_or(0);
+                return at.saturating_add(512).saturating_add(rest);
+            }
+            n => {
+                self.findings.push(
+                    Finding::new(
+                        Code::TruncatedArchive,
+                        format!("the end-of-archive marker is cut short: {n} of 512 bytes after the first zero block"),
+                    )
+                    .at_offset(at),
+                );
+                self.stopped = true;
+                return at.saturating_add(n as u64);
+            }
+        };
+        let mut count = NonZero::default();
+        let err = io::copy(r, &mut count).err();
+        if let Some(e) = err {
             self.findings.push(
                 Finding::new(
                     Code::TruncatedArchive,
@@ -253,26 +301,39 @@ impl<'l> Headers<'l> {
                 .at_offset(marker_end),
             );
         }
-        if rest_nonzero > 0 {
+        if count.nonzero > 0 {
             self.findings.push(
                 Finding::new(
                     Code::TrailingData,
                     format!(
-                        "{rest} bytes ({rest_nonzero} of them non-zero) follow the end-of-archive marker; tar readers ignore them"
+                        "{} bytes ({} of them non-zero) follow the end-of-archive marker; tar readers ignore them",
+                        count.total, count.nonzero
                     ),
                 )
                 .at_offset(marker_end),
             );
         }
-        if marker_end == self.next_header && !self.members.is_empty() {
-            self.findings.push(
-                Finding::new(
-                    Code::NoEndOfArchive,
-                    "the archive has no end-of-archive blocks: it may have been cut short at a member boundary",
-                )
-                .at_offset(marker_end),
-            );
-        }
+        marker_end
+    }
+}
+
+/// Counts bytes written and the non-zero ones among them.
+#[derive(Default)]
+struct NonZero {
+    total: u64,
+    nonzero: u64,
+}
+
+impl io::Write for NonZero {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.total = self.total.saturating_add(buf.len() as u64);
+        self.nonzero = self
+            .nonzero
+            .saturating_add(buf.iter().filter(|&&b| b != 0).count() as u64);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -289,7 +350,6 @@ pub(crate) fn walk_stream(input: &mut dyn Read, limits: &Limits, verify: bool) -
     let mut pos = Position {
         inner: io::Cursor::new(tar_head).chain(decoded),
         pos: 0,
-        nonzero: 0,
     };
     let kept = std::sync::atomic::AtomicU64::new(0);
     let policy = ContentPolicy {
@@ -328,18 +388,10 @@ pub(crate) fn walk_stream(input: &mut dyn Read, limits: &Limits, verify: bool) -
             }
         }
     }
-    // Whatever follows the end-of-archive marker.
-    let marker_end = pos.pos;
-    let nonzero_before = pos.nonzero;
-    let err = io::copy(&mut pos, &mut io::sink()).err();
-    h.tail(
-        marker_end,
-        pos.pos.saturating_sub(marker_end),
-        pos.nonzero.saturating_sub(nonzero_before),
-        err,
-    );
-    // After a parse failure the whole stream's length is what is known for sure.
-    let tar_bytes = if h.stopped { pos.pos } else { marker_end };
+    // Whatever follows the last member.
+    let at = pos.pos;
+    let saw_zero = !h.stopped && at > h.next_header;
+    let tar_bytes = h.tail_from(&mut pos, at, saw_zero);
     Ok(Walk {
         compression,
         members: h.members,

@@ -152,11 +152,16 @@ pub fn parse_document(bytes: &[u8], media_type: &str) -> Result<Document, String
             crate::doc::manifest::kind(&v)
         ));
     }
+    // The document's own media type decides, then its shape, then what the referrer expected.
     let own = v.get("mediaType").and_then(Value::as_str).unwrap_or("");
-    let is_index = match (media_type, own) {
-        (MEDIA_OCI_INDEX | MEDIA_DOCKER_LIST, _) | (_, MEDIA_OCI_INDEX | MEDIA_DOCKER_LIST) => true,
-        (MEDIA_OCI_MANIFEST | MEDIA_DOCKER_MANIFEST, _) => false,
-        _ => v.get("manifests").is_some() && v.get("config").is_none(),
+    let is_index = match own {
+        MEDIA_OCI_INDEX | MEDIA_DOCKER_LIST => true,
+        MEDIA_OCI_MANIFEST | MEDIA_DOCKER_MANIFEST => false,
+        _ => match (v.get("manifests").is_some(), v.get("config").is_some()) {
+            (true, false) => true,
+            (false, true) => false,
+            _ => media_type == MEDIA_OCI_INDEX || media_type == MEDIA_DOCKER_LIST,
+        },
     };
     if is_index {
         serde_json::from_value(v)

@@ -78,7 +78,8 @@ codes! {
     UnsafePath = "unsafe-path", Error, Some(2);
     /// R2: an absolute member name (the leading `/` is stripped on load).
     AbsolutePath = "absolute-path", Warning, Some(2);
-    /// R3: a symlink or hardlink member whose target leaves the archive root.
+    /// R3: a symlink or hardlink member whose target leaves the archive root, or a hardlink
+    /// that names no earlier member (extraction cannot create it).
     LinkEscape = "link-escape", Error, Some(3);
     /// R3: a link chain that loops or is longer than `Limits::max_link_depth`.
     LinkLoop = "link-loop", Error, Some(3);
@@ -166,7 +167,8 @@ codes! {
     LegacyParentCycle = "legacy-parent-cycle", Error, Some(27);
     /// R28: a legacy archive without `repositories` (docker load 1.13–28 fails).
     RepositoriesMissing = "repositories-missing", Error, Some(28);
-    /// R28: `repositories` is not `{name: {tag: id}}`, or a name or tag does not parse.
+    /// R28: `repositories` is not `{name: {tag: id}}`, or a name or tag does not parse (an
+    /// error for legacy archives, which are loaded through it; a warning otherwise).
     RepositoriesInvalid = "repositories-invalid", Error, Some(28);
     /// R28: a `repositories` value that names no layer directory (or, in Docker 25+ archives,
     /// no layer DiffID).

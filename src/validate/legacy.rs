@@ -242,13 +242,19 @@ pub(super) fn repositories(
     layout: Layout,
     images: &[Image],
 ) -> Option<Repositories> {
+    // Only legacy loading reads `repositories`; elsewhere a bad one is a warning.
+    let severity = if layout == Layout::Legacy {
+        Severity::Error
+    } else {
+        Severity::Warning
+    };
     let Some(i) = cx.file("repositories") else {
         let f = cx.at(
             Code::RepositoriesInvalid,
             index,
             "repositories is not a regular file",
         );
-        cx.push(f);
+        cx.push(f.with_severity(severity));
         return None;
     };
     let parsed = match cx.data(i) {
@@ -259,7 +265,7 @@ pub(super) fn repositories(
         Ok(r) => r,
         Err(e) => {
             let f = cx.at(Code::RepositoriesInvalid, i, e);
-            cx.push(f);
+            cx.push(f.with_severity(severity));
             return None;
         }
     };
@@ -276,16 +282,22 @@ pub(super) fn repositories(
         for (tag, id) in tags {
             match Reference::parse_normalized(&format!("{name}:{tag}")) {
                 Ok(r) if r.tag() == Some(tag.as_str()) && r.digest().is_none() => {}
-                Ok(_) => out.push(cx.at(
-                    Code::RepositoriesInvalid,
-                    i,
-                    format!("repositories {name:?} tag {tag:?} is not a valid name:tag"),
-                )),
-                Err(e) => out.push(cx.at(
-                    Code::RepositoriesInvalid,
-                    i,
-                    format!("repositories {name:?} tag {tag:?}: {e}"),
-                )),
+                Ok(_) => out.push(
+                    cx.at(
+                        Code::RepositoriesInvalid,
+                        i,
+                        format!("repositories {name:?} tag {tag:?} is not a valid name:tag"),
+                    )
+                    .with_severity(severity),
+                ),
+                Err(e) => out.push(
+                    cx.at(
+                        Code::RepositoriesInvalid,
+                        i,
+                        format!("repositories {name:?} tag {tag:?}: {e}"),
+                    )
+                    .with_severity(severity),
+                ),
             }
             if !dirs.contains(id) && !diff_hexes.contains(id) {
                 let f = cx.at(

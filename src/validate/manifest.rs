@@ -255,19 +255,25 @@ fn image(
     }
 }
 
-/// R14: `Parent` must be another entry of the same manifest, whose history and layers are a
-/// strict prefix of the child's (moby `checkValidParent`).
+/// R14: `Parent` is honoured only when it is *another* entry of the same manifest (moby
+/// `validatedParentLinks`; a self link or an outside parent is dropped), and then the child's
+/// history must be the parent's plus exactly one entry (moby `checkValidParent`).
 fn check_parents(cx: &mut Ctx<'_>, mi: usize, images: &[Image]) {
     for (n, img) in images.iter().enumerate() {
         let Some(parent) = &img.parent else { continue };
-        let Some(p) = images
-            .iter()
-            .find(|o| o.id.as_ref().is_some_and(|id| id.to_string() == *parent))
-        else {
+        let Some(p) = images.iter().enumerate().find_map(|(k, o)| {
+            (k != n && o.id.as_ref().is_some_and(|id| id.to_string() == *parent) && o.id != img.id)
+                .then_some(o)
+        }) else {
+            let why = if img.id.as_ref().is_some_and(|id| id.to_string() == *parent) {
+                "is the image itself"
+            } else {
+                "is not an image of this archive"
+            };
             let f = cx.at(
                 Code::ParentNotInArchive,
                 mi,
-                format!("entry {n}: Parent {parent} is not an image of this archive (docker load drops the link)"),
+                format!("entry {n}: Parent {parent} {why} (docker load drops the link)"),
             );
             cx.push(f);
             continue;
@@ -276,19 +282,17 @@ fn check_parents(cx: &mut Ctx<'_>, mi: usize, images: &[Image]) {
             continue;
         };
         let ok = (child.history.is_empty() && par.history.is_empty())
-            || (par.history.len() < child.history.len()
-                && par.diff_ids.len() <= child.diff_ids.len()
-                && par.history.iter().zip(&child.history).all(|(a, b)| a == b)
-                && par
-                    .diff_ids
-                    .iter()
-                    .zip(&child.diff_ids)
-                    .all(|(a, b)| a == b));
-        if !ok || p.id == img.id {
+            || (child.history.len() == par.history.len().saturating_add(1)
+                && par.history.iter().zip(&child.history).all(|(a, b)| a == b));
+        if !ok {
             let f = cx.at(
                 Code::InvalidParent,
                 mi,
-                format!("entry {n}: image {parent} is not a valid parent (its history and layers are not a prefix of this image's)"),
+                format!(
+                    "entry {n}: image {parent} is not a valid parent: the child's history ({} entries) must be the parent's ({} entries) plus one (docker load: \"image is not a valid parent\")",
+                    child.history.len(),
+                    par.history.len()
+                ),
             );
             cx.push(f);
         }

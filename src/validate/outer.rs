@@ -11,6 +11,7 @@ use crate::validate::Code;
 
 /// R3, R4: links that escape or loop, and duplicate member names.
 pub(super) fn check(cx: &mut Ctx<'_>) {
+    // Members before the current one, by path (a hardlink can only name an earlier member).
     let mut seen: HashMap<&str, usize> = HashMap::new();
     let mut out = Vec::new();
     for (i, m) in cx.members.iter().enumerate() {
@@ -68,7 +69,7 @@ pub(super) fn check(cx: &mut Ctx<'_>) {
             ));
             continue;
         }
-        if hard && cx.index.get(&resolved).is_none() {
+        if hard && !seen.contains_key(resolved.as_str()) {
             out.push(cx.at(
                 Code::LinkEscape,
                 i,
