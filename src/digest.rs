@@ -5,6 +5,7 @@ use std::io::{self, Read};
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+#[cfg(not(feature = "ring"))]
 use sha2::Digest as _;
 
 /// A digest algorithm.
@@ -143,22 +144,48 @@ impl<'de> Deserialize<'de> for Digest {
     }
 }
 
-/// The one place where sha256 is computed, so that a faster implementation can be swapped in.
-#[derive(Clone, Default)]
-pub(crate) struct Hasher(sha2::Sha256);
+/// The one place where sha256 is computed, so that the implementation can be chosen at build
+/// time: ring (the default `ring` feature) or the pure-Rust `sha2` crate.
+#[derive(Clone)]
+pub(crate) struct Hasher(
+    #[cfg(feature = "ring")] ring::digest::Context,
+    #[cfg(not(feature = "ring"))] sha2::Sha256,
+);
+
+impl Default for Hasher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl Hasher {
     pub(crate) fn new() -> Self {
-        Hasher(sha2::Sha256::new())
+        #[cfg(feature = "ring")]
+        return Hasher(ring::digest::Context::new(&ring::digest::SHA256));
+        #[cfg(not(feature = "ring"))]
+        return Hasher(sha2::Sha256::new());
     }
     pub(crate) fn update(&mut self, bytes: &[u8]) {
         self.0.update(bytes);
     }
     pub(crate) fn finish(self) -> Digest {
+        #[cfg(feature = "ring")]
+        let hex = hex::encode(self.0.finish().as_ref());
+        #[cfg(not(feature = "ring"))]
+        let hex = hex::encode(self.0.finalize());
         Digest {
             algorithm: Algorithm::Sha256,
-            hex: hex::encode(self.0.finalize()),
+            hex,
         }
+    }
+}
+
+/// The sha256 implementation this build uses (`"ring"` or `"sha2"`).
+pub fn sha256_backend() -> &'static str {
+    if cfg!(feature = "ring") {
+        "ring"
+    } else {
+        "sha2"
     }
 }
 

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Side-by-side comparison of full validation against the sha256 floor and a peer.
+#
+# Generates 2 GiB and 200 MiB images (Docker 1.10-24 legacy layout, Docker 25 layout, and
+# Docker 25 layout with gzip layers) with ../shared/tools/make-big-image.py, then times, several
+# times each and interleaved so that all tools see the same machine state:
+#   imgtar validate FILE        (default build: ring sha256, parallel indexed walk)
+#   imgtar validate - < pipe    (cat FILE | imgtar validate -: one streaming pass)
+#   imgtar-sha2 validate FILE   (built with --no-default-features: pure-Rust sha2)
+#   openssl dgst -sha256 FILE   (the sha256 floor over the same bytes)
+#   skopeo copy docker-archive:FILE oci:DIR   (a peer that verifies digests)
+#   imgtar ls FILE              (metadata only)
+# and prints medians, ratios and peak RSS (/usr/bin/time) as Markdown.
+#
+# Usage: benches/compare.sh [RUNS]        (default 3; images are cached in $WORK)
+# Needs: python3, openssl, skopeo, GNU time (/usr/bin/time). The page cache is warm: every
+# file is read once before timing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-3}
+WORK=${WORK:-target/compare}
+GEN=../shared/tools/make-big-image.py
+mkdir -p "$WORK"
+
+for tool in python3 openssl skopeo /usr/bin/time; do
+  command -v "$tool" >/dev/null || { echo "compare.sh needs $tool (apt-get install skopeo time openssl)" >&2; exit 2; }
+done
+[ -f "$GEN" ] || { echo "compare.sh needs $GEN" >&2; exit 2; }
+
+cargo build --release --quiet
+cargo build --release --quiet --no-default-features --target-dir target/sha2
+IMGTAR=target/release/imgtar
+IMGTAR_SHA2=target/sha2/release/imgtar
+LS=ls
+"$IMGTAR" ls --help >/dev/null 2>&1 || LS=inspect   # before the ls command existed
+
+gen() { # name format size_mib [--gzip-layers]
+  local out="$WORK/$1.tar"
+  if [ ! -f "$out" ]; then
+    echo "generating $out" >&2
+    python3 "$GEN" -o "$out.part" --size-mib "$3" --layers 8 --files-per-layer $(( $3 >= 1024 ? 6000 : 1500 )) \
+      --format "$2" --seed 7 ${4:-} >&2
+    mv "$out.part" "$out"
+  fi
+}
+gen legacy-2g legacy 2048
+gen docker25-2g docker25 2048
+gen gzip-2g docker25 2048 --gzip-layers
+gen legacy-200m legacy 200
+gen docker25-200m docker25 200
+gen gzip-200m docker25 200 --gzip-layers
+
+IMAGES="legacy-2g docker25-2g gzip-2g legacy-200m docker25-200m gzip-200m"
+TOOLS="file pipe sha2 openssl skopeo ls"
+RES="$WORK/results.txt"
+: > "$RES"
+
+measure() { # image tool
+  local f="$WORK/$1.tar" t
+  t=$(mktemp)
+  case "$2" in
+    file)    /usr/bin/time -f "%e %M" -o "$t" "$IMGTAR" validate "$f" >/dev/null ;;
+    pipe)    /usr/bin/time -f "%e %M" -o "$t" sh -c "cat '$f' | '$IMGTAR' validate - >/dev/null" ;;
+    sha2)    /usr/bin/time -f "%e %M" -o "$t" "$IMGTAR_SHA2" validate "$f" >/dev/null ;;
+    openssl) /usr/bin/time -f "%e %M" -o "$t" openssl dgst -sha256 "$f" >/dev/null ;;
+    skopeo)  rm -rf "$WORK/oci-out"
+             /usr/bin/time -f "%e %M" -o "$t" skopeo copy -q "docker-archive:$f" "oci:$WORK/oci-out:x" >/dev/null
+             rm -rf "$WORK/oci-out" ;;
+    ls)      /usr/bin/time -f "%e %M" -o "$t" "$IMGTAR" "$LS" "$f" >/dev/null ;;
+  esac
+  echo "$1 $2 $(tail -1 "$t")" >> "$RES"
+  rm -f "$t"
+}
+
+for img in $IMAGES; do cat "$WORK/$img.tar" > /dev/null; done
+for run in $(seq "$RUNS"); do
+  for img in $IMAGES; do
+    for tool in $TOOLS; do
+      measure "$img" "$tool"
+    done
+  done
+  echo "run $run of $RUNS done" >&2
+done
+
+python3 - "$RES" "$WORK" <<'PY'
+import os, statistics, sys, collections
+res, work = sys.argv[1], sys.argv[2]
+wall = collections.defaultdict(list); rss = collections.defaultdict(list)
+for line in open(res):
+    img, tool, sec, kib = line.split()
+    wall[img, tool].append(float(sec)); rss[img, tool].append(int(kib))
+med = lambda k: statistics.median(wall[k])
+imgs = sorted({i for i, _ in wall}, key=lambda i: (not i.endswith('2g'), i))
+print("| image | size | imgtar file | imgtar pipe | imgtar (sha2) file | openssl | skopeo copy | imgtar ls | file/openssl | pipe/openssl | skopeo/imgtar | peak RSS file / pipe |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+for i in imgs:
+    size = os.path.getsize(os.path.join(work, i + ".tar")) / 2**20
+    print(f"| {i} | {size:.0f} MiB | {med((i,'file')):.2f} s | {med((i,'pipe')):.2f} s | {med((i,'sha2')):.2f} s | "
+          f"{med((i,'openssl')):.2f} s | {med((i,'skopeo')):.2f} s | {med((i,'ls'))*1000:.0f} ms | "
+          f"{med((i,'file'))/med((i,'openssl')):.2f} | {med((i,'pipe'))/med((i,'openssl')):.2f} | "
+          f"{med((i,'skopeo'))/med((i,'file')):.1f}x | {max(rss[i,'file'])/1024:.1f} / {max(rss[i,'pipe'])/1024:.1f} MiB |")
+print()
+for fam in ("legacy", "docker25", "gzip"):
+    big, small = max(rss[fam + "-2g", "file"]), max(rss[fam + "-200m", "file"])
+    print(f"- {fam}: peak RSS 2 GiB / 200 MiB = {big/1024:.1f} / {small/1024:.1f} MiB ({(big/small - 1)*100:+.0f}%)")
+print(f"\nMedians of {len(wall[imgs[0], 'file'])} runs each; wall time and peak RSS from /usr/bin/time.")
+PY
