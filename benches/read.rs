@@ -1,9 +1,12 @@
-//! Criterion benches of the one-pass reader.
+//! Criterion benches of the reader, on `docker save` tarballs generated at bench time by
+//! `../shared/tools/make-big-image.py` into `target/bench-images` (never committed).
+//! Size: `IMGTAR_BENCH_MIB` (default 64) MiB of layer data in 4 layers.
 //!
-//! `validate/*` reads a generated `docker save` tarball (written once per run by
-//! `../shared/tools/make-big-image.py` into the target directory, never committed) from memory,
-//! so the number is the reader's own throughput (hashing, layer decompression, header walk),
-//! not the disk's. Size: `IMGTAR_BENCH_MIB` (default 64) MiB of layer data in 4 layers.
+//! - `validate/*`: full validation of the tarball held in memory, one streaming pass
+//!   (hashing, layer decompression, header walk): the reader's own throughput, not the disk's.
+//! - `validate-file/*`: full validation from the file: indexed walk, members on all cores.
+//! - `walk/*`: metadata-only read from the file (headers and JSON; layers skipped by seeking),
+//!   reported per byte of the file so the contrast with full validation shows.
 //!
 //! Run: `cargo bench --bench read`
 
@@ -12,7 +15,7 @@ use std::process::Command;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
-fn generated(format: &str, gzip: bool, mib: u64) -> Option<Vec<u8>> {
+fn generated(format: &str, gzip: bool, mib: u64) -> Option<PathBuf> {
     let tool = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/make-big-image.py");
     if !tool.is_file() {
         eprintln!("skipping {format}: {} not found", tool.display());
@@ -44,22 +47,28 @@ fn generated(format: &str, gzip: bool, mib: u64) -> Option<Vec<u8>> {
             return None;
         }
     }
-    std::fs::read(out).ok()
+    Some(out)
+}
+
+const IMAGES: [(&str, &str, bool); 3] = [
+    ("legacy", "legacy", false),
+    ("docker25", "docker25", false),
+    ("docker25-gzip-layers", "docker25", true),
+];
+
+fn mib() -> u64 {
+    std::env::var("IMGTAR_BENCH_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64)
 }
 
 fn bench(c: &mut Criterion) {
-    let mib: u64 = std::env::var("IMGTAR_BENCH_MIB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(64);
+    let mib = mib();
     let mut g = c.benchmark_group("validate");
     g.sample_size(10);
-    for (name, format, gzip) in [
-        ("legacy", "legacy", false),
-        ("docker25", "docker25", false),
-        ("docker25-gzip-layers", "docker25", true),
-    ] {
-        let Some(bytes) = generated(format, gzip, mib) else {
+    for (name, format, gzip) in IMAGES {
+        let Some(bytes) = generated(format, gzip, mib).and_then(|p| std::fs::read(p).ok()) else {
             continue;
         };
         g.throughput(Throughput::Bytes(bytes.len() as u64));
@@ -72,6 +81,26 @@ fn bench(c: &mut Criterion) {
         });
     }
     g.finish();
+    for (group, metadata_only) in [("validate-file", false), ("walk", true)] {
+        let mut g = c.benchmark_group(group);
+        g.sample_size(10);
+        for (name, format, gzip) in IMAGES {
+            let Some(path) = generated(format, gzip, mib) else {
+                continue;
+            };
+            let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            g.throughput(Throughput::Bytes(len));
+            let reader = imgtar::Reader::new().metadata_only(metadata_only);
+            g.bench_function(name, |b| {
+                b.iter(|| {
+                    let r = reader.open(&path).expect("readable");
+                    assert!(r.is_valid());
+                    r.archive.images.len()
+                })
+            });
+        }
+        g.finish();
+    }
 }
 
 criterion_group!(benches, bench);

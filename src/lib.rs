@@ -44,6 +44,8 @@ pub mod compress;
 pub mod digest;
 pub mod doc;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod layer;
 mod limits;
 pub mod model;

@@ -12,9 +12,7 @@ pub struct Args {
 /// A first JSON summary: one object per image with its ID, tags, platform, config fields
 /// and layers.
 pub fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let report = Reader::new()
-        .metadata_only(true)
-        .open(&args.input.path)?;
+    let report = Reader::new().metadata_only(true).open(&args.input.path)?;
     let images: Vec<_> = report
         .archive
         .images
