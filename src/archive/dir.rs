@@ -6,13 +6,15 @@ use std::path::Path;
 use crate::archive::member::{Member, MemberKind};
 use crate::archive::walk::{ContentPolicy, Walk};
 use crate::compress::Compression;
+use crate::layer::ScanOptions;
 use crate::{Error, Limits, Result};
 
-pub(crate) fn walk_dir(root: &Path, limits: &Limits) -> Result<Walk> {
+pub(crate) fn walk_dir(root: &Path, limits: &Limits, scan: ScanOptions) -> Result<Walk> {
     let mut members = Vec::new();
     let mut policy = ContentPolicy {
         limits,
         kept_total: 0,
+        scan,
     };
     let walker = walkdir::WalkDir::new(root)
         .follow_links(false)

@@ -10,6 +10,7 @@ use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::Path;
 
+use crate::layer::ScanOptions;
 use crate::model::Archive;
 use crate::validate::{self, Finding, Policy, Severity};
 use crate::{Error, Limits, Result};
@@ -48,6 +49,7 @@ impl Report {
 pub struct Reader {
     limits: Limits,
     policy: Policy,
+    scan: ScanOptions,
 }
 
 impl Reader {
@@ -68,6 +70,14 @@ impl Reader {
         self
     }
 
+    /// Records every layer entry's metadata during the pass
+    /// ([`LayerScan::records`](crate::layer::LayerScan::records)), which diffing and
+    /// flattening layers need (see [`crate::layer::flatten_image`]).
+    pub fn record_entries(mut self, record: bool) -> Self {
+        self.scan.record_entries = record;
+        self
+    }
+
     /// Treats warnings as errors (see [`Policy::strict`]).
     pub fn strict(mut self, strict: bool) -> Self {
         self.policy.strict = strict;
@@ -81,7 +91,7 @@ impl Reader {
     }
 
     fn read_dyn(&self, input: &mut dyn Read) -> Result<Report> {
-        let walk = walk::walk_stream(input, &self.limits)?;
+        let walk = walk::walk_stream(input, &self.limits, self.scan)?;
         let (archive, findings) = validate::run(walk, &self.limits, self.policy);
         Ok(Report { archive, findings })
     }
@@ -100,7 +110,7 @@ impl Reader {
         };
         let meta = std::fs::metadata(path).map_err(open_err)?;
         if meta.is_dir() {
-            let walk = dir::walk_dir(path, &self.limits)?;
+            let walk = dir::walk_dir(path, &self.limits, self.scan)?;
             let (archive, findings) = validate::run(walk, &self.limits, self.policy);
             return Ok(Report { archive, findings });
         }

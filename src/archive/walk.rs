@@ -39,6 +39,7 @@ impl<R: Read> Read for Position<R> {
 pub(crate) struct ContentPolicy<'a> {
     pub limits: &'a Limits,
     pub kept_total: u64,
+    pub scan: layer::ScanOptions,
 }
 
 impl ContentPolicy<'_> {
@@ -50,7 +51,7 @@ impl ContentPolicy<'_> {
         let mut out = Content::default();
         let compressed = Compression::sniff(&head) != Compression::None;
         if compressed || (head.len() == 512 && compress::looks_like_tar(&head)) {
-            out.layer = Some(layer::scan_blob(&head, &mut blob, self.limits)?);
+            out.layer = Some(layer::scan_blob(&head, &mut blob, self.limits, self.scan)?);
         } else if self.is_metadata_like(name, &head) {
             let budget_ok = self.kept_total.saturating_add(size) <= self.limits.max_metadata_total;
             if size <= self.limits.max_json_bytes && budget_ok {
@@ -108,7 +109,11 @@ impl<R: Read> Read for Retry<R> {
 }
 
 /// Walks a tar stream (possibly compressed) once.
-pub(crate) fn walk_stream(input: &mut dyn Read, limits: &Limits) -> Result<Walk> {
+pub(crate) fn walk_stream(
+    input: &mut dyn Read,
+    limits: &Limits,
+    scan: layer::ScanOptions,
+) -> Result<Walk> {
     let mut input = Retry(input);
     let input = &mut input;
     let io_err = |offset: u64, entry: Option<String>| {
@@ -159,6 +164,7 @@ pub(crate) fn walk_stream(input: &mut dyn Read, limits: &Limits) -> Result<Walk>
     let mut policy = ContentPolicy {
         limits,
         kept_total: 0,
+        scan,
     };
     let mut stopped = false;
     let mut next_header = 0u64;
