@@ -1,6 +1,11 @@
 //! `imgtar`: read, check and explain saved container image tarballs offline.
 
+mod cat;
+mod diff;
 mod inspect;
+mod layers;
+mod squash;
+mod tree;
 mod validate;
 
 use std::path::PathBuf;
@@ -24,6 +29,14 @@ enum Command {
     Validate(validate::Args),
     /// Print a JSON summary of the images in an archive.
     Inspect(inspect::Args),
+    /// List what each layer adds, changes and deletes, like `docker diff`.
+    Diff(diff::Args),
+    /// List the flattened filesystem of an image.
+    Tree(tree::Args),
+    /// Write the flattened filesystem of an image as one tar (needs a file, not a pipe).
+    Squash(squash::Args),
+    /// Write one file's final content to standard output (needs a file, not a pipe).
+    Cat(cat::Args),
 }
 
 /// Where to read from: a tarball, `-` for standard input, or an extracted directory.
@@ -48,6 +61,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(a) => validate::run(a),
         Command::Inspect(a) => inspect::run(a),
+        Command::Diff(a) => diff::run(a),
+        Command::Tree(a) => tree::run(a),
+        Command::Squash(a) => squash::run(a),
+        Command::Cat(a) => cat::run(a),
     };
     match result {
         Ok(code) => code,
