@@ -145,8 +145,9 @@ impl fmt::Debug for EntryPath {
 }
 
 impl Serialize for EntryPath {
+    /// As an absolute path, invalid UTF-8 replaced by U+FFFD.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_string_lossy())
+        s.collect_str(&format_args!("/{}", self.to_string_lossy()))
     }
 }
 

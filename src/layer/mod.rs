@@ -9,7 +9,7 @@
 //! With [`Reader::record_entries`](crate::Reader::record_entries) the pass also keeps each
 //! entry's metadata ([`Record`]s), from which [`flatten_image`] builds the per-layer
 //! [`ChangeSet`]s and the flattened filesystem ([`FlatFs`]) without reading the archive again,
-//! so a pipe is enough. Content is read only when
+//! so a pipe is enough. [`waste`] reports wasted space as dive does. Content is read only when
 //! asked for, in a second pass over a file or directory ([`content`]: `squash`, `cat`).
 
 mod changes;
@@ -18,6 +18,7 @@ mod entry;
 mod flatten;
 mod image;
 mod scan;
+pub mod waste;
 
 pub use changes::{Change, ChangeKind, ChangeSet, Issue, IssueKind};
 pub use entry::{

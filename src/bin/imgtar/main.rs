@@ -7,6 +7,7 @@ mod layers;
 mod squash;
 mod tree;
 mod validate;
+mod waste;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +38,8 @@ enum Command {
     Squash(squash::Args),
     /// Write one file's final content to standard output (needs a file, not a pipe).
     Cat(cat::Args),
+    /// Report wasted space as dive does (bytes deleted or overwritten by later layers).
+    Waste(waste::Args),
 }
 
 /// Where to read from: a tarball, `-` for standard input, or an extracted directory.
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
         Command::Tree(a) => tree::run(a),
         Command::Squash(a) => squash::run(a),
         Command::Cat(a) => cat::run(a),
+        Command::Waste(a) => waste::run(a),
     };
     match result {
         Ok(code) => code,
