@@ -128,8 +128,6 @@ pub enum IssueKind {
     /// A hardlink into `.wh..wh.plnk` with no such file earlier in the layer ("invalid aufs
     /// hardlink"); skipped.
     AufsHardlinkMissing,
-    /// An entry for the root directory itself; its metadata is not kept.
-    RootEntry,
     /// An entry whose typeflag no loader extracts; skipped.
     UnsupportedType,
 }

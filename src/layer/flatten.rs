@@ -470,12 +470,7 @@ impl Flattener {
 
     fn entry(&mut self, st: &mut LayerState, e: &Entry) {
         if e.path.is_root() {
-            st.note(
-                IssueKind::RootEntry,
-                &e.path,
-                e.offset,
-                "an entry for the root directory; its metadata is not kept".into(),
-            );
+            // `./` entries (kaniko, GNU tar) describe the root, which is not a path here.
             return;
         }
         if let EntryKind::Other { typeflag } = e.kind {
