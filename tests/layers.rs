@@ -644,3 +644,14 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+#[test]
+fn an_entry_under_a_file_is_skipped() {
+    // Found by the property test: a file is no directory to write into.
+    let layers: &[&[E<'_>]] = &[&[E::File(b"b", b"file"), E::File(b"b/a", b"x")]];
+    for semantics in [Semantics::Oci, Semantics::DockerLoad] {
+        let (fs, sets) = apply(semantics, layers);
+        assert_eq!(names(&fs), ["/b"]);
+        assert_eq!(issue_kinds(&sets), [IssueKind::ParentNotDirectory]);
+    }
+}

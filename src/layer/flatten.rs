@@ -451,6 +451,19 @@ impl Flattener {
                     );
                 }
                 if create {
+                    // The walk allows the last component to be anything; a directory to
+                    // create things in must be one.
+                    if let Some(n) = self.fs.nodes.get(&w.path) {
+                        if !n.meta.kind.is_dir() {
+                            st.note(
+                                IssueKind::ParentNotDirectory,
+                                entry,
+                                offset,
+                                format!("cannot be applied: {} is not a directory", w.path),
+                            );
+                            return None;
+                        }
+                    }
                     self.make_dirs(st, &w.path);
                 }
                 Some(w.path)
