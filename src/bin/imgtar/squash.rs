@@ -55,6 +55,13 @@ pub fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     );
     pb.finish_and_clear();
     let summary = result?;
+    // The temporary file is private (0600); the result is an ordinary file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
     tmp.as_file().sync_all()?;
     tmp.persist(&args.output)
         .map_err(|e| format!("cannot rename to {}: {}", args.output.display(), e.error))?;
