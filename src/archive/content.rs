@@ -16,6 +16,8 @@ pub(crate) struct ContentPolicy<'a> {
     pub kept_total: &'a AtomicU64,
     /// Hash and scan layer-like members (`false` for metadata-only reads: layers are skipped).
     pub verify: bool,
+    /// What layer scans keep.
+    pub scan: layer::ScanOptions,
 }
 
 /// The result of [`ContentPolicy::process`].
@@ -50,7 +52,7 @@ impl ContentPolicy<'_> {
         let mut out = Content::default();
         let mut blob = HashingReader::with_prefix(r, &head);
         if layer_like {
-            out.layer = Some(layer::scan_blob(&head, &mut blob, self.limits)?);
+            out.layer = Some(layer::scan_blob(&head, &mut blob, self.limits, self.scan)?);
         } else if is_metadata_like(name, &head) {
             if size <= self.limits.max_json_bytes && self.reserve(size) {
                 let mut data = head;

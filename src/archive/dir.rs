@@ -9,13 +9,19 @@ use crate::archive::walk::Walk;
 use crate::compress::Compression;
 use crate::{Error, Limits, Result};
 
-pub(crate) fn walk_dir(root: &Path, limits: &Limits, verify: bool) -> Result<Walk> {
+pub(crate) fn walk_dir(
+    root: &Path,
+    limits: &Limits,
+    verify: bool,
+    scan: crate::layer::ScanOptions,
+) -> Result<Walk> {
     let mut members = Vec::new();
     let kept = std::sync::atomic::AtomicU64::new(0);
     let policy = ContentPolicy {
         limits,
         kept_total: &kept,
         verify,
+        scan,
     };
     let walker = walkdir::WalkDir::new(root)
         .follow_links(false)

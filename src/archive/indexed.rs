@@ -52,6 +52,7 @@ pub(crate) fn walk_file(
     file: &File,
     limits: &Limits,
     verify: bool,
+    scan: crate::layer::ScanOptions,
     threads: usize,
 ) -> Result<Option<Walk>> {
     let file_len = file.metadata().map_err(io_err(0, None))?.len();
@@ -101,6 +102,7 @@ pub(crate) fn walk_file(
         limits,
         kept_total: &kept,
         verify,
+        scan,
     };
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, io::Result<Content>)>> =

@@ -13,6 +13,7 @@ mod readahead;
 use std::fs::File;
 use std::io::{self, Read};
 
+use crate::layer::ScanOptions;
 use readahead::ReadAhead;
 use std::path::Path;
 
@@ -59,6 +60,7 @@ pub struct Reader {
     policy: Policy,
     verify: bool,
     threads: usize,
+    scan: ScanOptions,
 }
 
 impl Default for Reader {
@@ -68,6 +70,7 @@ impl Default for Reader {
             policy: Policy::default(),
             verify: true,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            scan: ScanOptions::default(),
         }
     }
 }
@@ -85,6 +88,14 @@ impl Reader {
     /// [`Report::verified`] is `false` and digest/layer rules are not checked.
     pub fn metadata_only(mut self, yes: bool) -> Self {
         self.verify = !yes;
+        self
+    }
+
+    /// Records every layer entry's metadata during the pass
+    /// ([`LayerScan::records`](crate::layer::LayerScan::records)), which diffing and
+    /// flattening layers need (see [`crate::layer::flatten_image`]).
+    pub fn record_entries(mut self, record: bool) -> Self {
+        self.scan.record_entries = record;
         self
     }
 
@@ -119,7 +130,7 @@ impl Reader {
     }
 
     fn read_dyn(&self, input: &mut dyn Read) -> Result<Report> {
-        let walk = walk::walk_stream(input, &self.limits, self.verify)?;
+        let walk = walk::walk_stream(input, &self.limits, self.verify, self.scan)?;
         Ok(self.report(walk))
     }
 
@@ -150,12 +161,14 @@ impl Reader {
         };
         let meta = std::fs::metadata(path).map_err(open_err)?;
         if meta.is_dir() {
-            let walk = dir::walk_dir(path, &self.limits, self.verify)?;
+            let walk = dir::walk_dir(path, &self.limits, self.verify, self.scan)?;
             return Ok(self.report(walk));
         }
         let file = File::open(path).map_err(open_err)?;
         #[cfg(unix)]
-        if let Some(walk) = indexed::walk_file(&file, &self.limits, self.verify, self.threads)? {
+        if let Some(walk) =
+            indexed::walk_file(&file, &self.limits, self.verify, self.scan, self.threads)?
+        {
             return Ok(self.report(walk));
         }
         let ahead = ReadAhead::new(file).map_err(walk::io_err(0, None))?;

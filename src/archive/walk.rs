@@ -338,7 +338,12 @@ impl io::Write for NonZero {
 }
 
 /// Walks a tar stream (possibly compressed) once.
-pub(crate) fn walk_stream(input: &mut dyn Read, limits: &Limits, verify: bool) -> Result<Walk> {
+pub(crate) fn walk_stream(
+    input: &mut dyn Read,
+    limits: &Limits,
+    verify: bool,
+    scan: crate::layer::ScanOptions,
+) -> Result<Walk> {
     let mut input = Retry(input);
     let input = &mut input;
     let head = compress::read_head(input, compress::SNIFF_LEN).map_err(io_err(0, None))?;
@@ -356,6 +361,7 @@ pub(crate) fn walk_stream(input: &mut dyn Read, limits: &Limits, verify: bool) -
         limits,
         kept_total: &kept,
         verify,
+        scan,
     };
     let mut h = Headers::new(limits, compression);
     {

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::compress::{self, Compression};
 use crate::digest::{Digest, HashingReader};
+use crate::layer::entry::{self, LayerRecords};
 use crate::validate::Code;
 use crate::whiteout::{self, Whiteout};
 use crate::Limits;
@@ -87,6 +88,40 @@ pub struct LayerScan {
     /// Hardlinks whose target is not written earlier in this layer: (path, target, offset).
     #[serde(skip)]
     pub(crate) outside_links: Vec<(String, String, u64)>,
+    /// Every entry in stream order, when [`ScanOptions::record_entries`] was set.
+    #[serde(skip)]
+    pub(crate) records: Option<LayerRecords>,
+}
+
+impl LayerScan {
+    /// The layer's entries in stream order (metadata only), when the reader was asked to
+    /// record them ([`Reader::record_entries`](crate::Reader::record_entries)).
+    pub fn records(&self) -> Option<&LayerRecords> {
+        self.records.as_ref()
+    }
+}
+
+/// What a layer scan keeps besides its counts and findings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ScanOptions {
+    /// Record every entry's metadata ([`LayerScan::records`]) so that layers can be diffed
+    /// and flattened without reading the archive again. Costs memory in proportion to the
+    /// number of entries (bounded by [`Limits::max_layer_entries`]), never to their size.
+    pub record_entries: bool,
+}
+
+impl ScanOptions {
+    /// Counts and findings only.
+    pub fn new() -> Self {
+        ScanOptions::default()
+    }
+
+    /// Sets [`ScanOptions::record_entries`].
+    pub fn record_entries(mut self, record: bool) -> Self {
+        self.record_entries = record;
+        self
+    }
 }
 
 /// Counts non-zero bytes while draining.
@@ -111,10 +146,12 @@ pub(crate) fn scan_blob<R: Read>(
     head: &[u8],
     blob: &mut HashingReader<R>,
     limits: &Limits,
+    options: ScanOptions,
 ) -> io::Result<LayerScan> {
     let compression = Compression::sniff(head);
     let mut scan = LayerScan {
         compression: Some(compression),
+        records: options.record_entries.then(LayerRecords::default),
         ..LayerScan::default()
     };
     let failed = Cell::new(false);
@@ -262,7 +299,7 @@ fn scan_tar<R: Read>(r: &mut R, limits: &Limits, scan: &mut LayerScan) {
     let mut state = ScanState::default();
     let mut last_end = 0u64;
     for entry in entries {
-        let entry = match entry {
+        let mut entry = match entry {
             Ok(e) => e,
             Err(e) => {
                 scan.status = Some(classify_tar_error(last_end, e));
@@ -273,7 +310,18 @@ fn scan_tar<R: Read>(r: &mut R, limits: &Limits, scan: &mut LayerScan) {
         last_end = entry
             .raw_file_position()
             .saturating_add(entry.size().div_ceil(512).saturating_mul(512));
+        if let Some(records) = scan.records.as_mut() {
+            if (records.records.len() as u64) < limits.max_layer_entries {
+                records.records.extend(entry::record(&mut entry, offset));
+            } else {
+                // Stays marked incomplete so that nobody flattens half a layer.
+                state.records_full = true;
+            }
+        }
         record_entry(&entry, offset, limits, scan, &mut state);
+    }
+    if let Some(records) = scan.records.as_mut() {
+        records.complete = !state.records_full;
     }
     finish(scan, &state);
     if scan.status.is_none() {
@@ -310,6 +358,8 @@ struct ScanState {
     /// Regular files under `.wh..wh.plnk/` by basename.
     plnk: BTreeSet<String>,
     recorded_paths: u64,
+    /// [`Limits::max_layer_entries`] records were kept; the rest were not.
+    records_full: bool,
 }
 
 fn record_entry<R: Read>(

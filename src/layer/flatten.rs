@@ -1,0 +1,786 @@
+//! Applying layers in order: the flattened filesystem of an image and what each layer changed.
+//!
+//! The model is a map from cleaned path to [`Node`]. Applying a layer follows the OCI image spec
+//! by default ([`Semantics::Oci`]); [`Semantics::DockerLoad`] follows moby's naive applier
+//! (`UnpackLayer`). Both agree on everything but the cases below.
+//!
+//! | case | [`Semantics::Oci`] (default) | [`Semantics::DockerLoad`] |
+//! |---|---|---|
+//! | whiteout after an entry it deletes, same layer | whiteouts apply to lower layers only: the entry stays | stream order: the entry is deleted |
+//! | whiteout or opaque marker in a directory absent below (placed before, or without, its directory entry) | nothing happens | the directory is created (0755, root-owned) as an implied parent |
+//! | `.wh.`, `.wh..` | invalid, ignored (and noted) | removes the directory it sits in |
+//! | `.wh...` | invalid, ignored (and noted) | removes that directory's parent |
+//! | opaque marker | hides everything below the directory in lower layers, applied before the layer's entries | removes every child not written earlier in this layer; the result is the same except that implied (not written) parents are removed too |
+//!
+//! Shared rules (moby, containerd and umoci agree): a directory over a directory keeps the
+//! children and takes the new metadata; anything else over an existing path replaces it and
+//! its subtree; missing parent directories are created (0755, uid/gid 0, mtime 0); directory
+//! components that are symlinks are followed inside the root; a hardlink is another name for
+//! its target's file as it is when the hardlink is applied (a later rewrite of the target does
+//! not change it); top-level aufs metadata (`.wh..wh.*`) is skipped, and hardlinks to
+//! `.wh..wh.plnk/<n>` become copies of the regular file of that basename stored earlier in the
+//! layer.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+use crate::layer::changes::{Change, ChangeKind, ChangeSet, Issue, IssueKind};
+use crate::layer::entry::{Entry, EntryKind, EntryPath, LayerRecords, Record};
+use crate::whiteout::PLNK_DIR;
+
+/// Whose whiteout rules to apply.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Semantics {
+    /// The OCI image spec (`layer.md`): whiteouts and opaque markers apply to lower layers
+    /// only, before the layer's own entries, whatever their order in the tar.
+    #[default]
+    Oci,
+    /// moby's `UnpackLayer` (what `docker load` runs with the naive applier, and what
+    /// containerd's `applyNaive` does): everything in stream order. See the module docs.
+    DockerLoad,
+}
+
+/// Options for applying layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FlattenOptions {
+    /// Whiteout rules.
+    pub semantics: Semantics,
+    /// Most symlinks followed while resolving one path. Default: 255, as moby.
+    pub max_link_depth: u32,
+}
+
+impl Default for FlattenOptions {
+    fn default() -> Self {
+        FlattenOptions {
+            semantics: Semantics::Oci,
+            max_link_depth: crate::Limits::DEFAULT_MAX_LINK_DEPTH,
+        }
+    }
+}
+
+impl FlattenOptions {
+    /// Default options with these whiteout rules.
+    pub fn with_semantics(semantics: Semantics) -> Self {
+        FlattenOptions {
+            semantics,
+            ..FlattenOptions::default()
+        }
+    }
+}
+
+/// Where a regular file's bytes are: an entry of one layer of the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct ContentRef {
+    /// Index of the layer in the image.
+    pub layer: usize,
+    /// Header offset of the entry in that layer's decompressed stream.
+    pub offset: u64,
+}
+
+/// One path of a (partly) applied filesystem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Node {
+    /// The metadata. For a path made by a hardlink this is the linked file's metadata (type
+    /// [`EntryKind::File`] for a file), as extraction gives it; `meta.offset` is the offset of
+    /// the entry that made this path.
+    #[serde(flatten)]
+    pub meta: Entry,
+    /// Index of the layer whose entry provides this path.
+    pub layer: usize,
+    /// Where a regular file's content is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<ContentRef>,
+    /// Regular files: an identity shared by the paths hardlinked together.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inode: Option<u64>,
+    /// A directory nobody wrote: created because an entry below it needed it.
+    pub implicit: bool,
+}
+
+impl Node {
+    /// Same type, metadata and content (where it came from does not count).
+    fn same_as(&self, other: &Node) -> bool {
+        let (a, b) = (&self.meta, &other.meta);
+        a.kind == b.kind
+            && a.mode == b.mode
+            && a.uid == b.uid
+            && a.gid == b.gid
+            && a.mtime == b.mtime
+            && a.size == b.size
+            && a.xattrs == b.xattrs
+            && self.content == other.content
+    }
+}
+
+/// The filesystem after applying layers: every final path with the layer that provides it.
+#[derive(Debug, Clone, Default)]
+pub struct FlatFs {
+    nodes: BTreeMap<EntryPath, Node>,
+    max_link_depth: u32,
+}
+
+/// Why a path does not resolve to a node.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResolveError {
+    /// Nothing at the path (after following symlinks).
+    #[error("{0} does not exist")]
+    NotFound(EntryPath),
+    /// A component is not a directory.
+    #[error("{0} is not a directory")]
+    NotDirectory(EntryPath),
+    /// Symlinks loop or chain past the limit.
+    #[error("too many levels of symbolic links at {0}")]
+    Loop(EntryPath),
+}
+
+/// The outcome of walking a directory path through the view.
+struct Walked {
+    /// The real path, symlinks replaced by their targets (clamped at the root).
+    path: EntryPath,
+    /// A symlink was followed.
+    via_symlink: bool,
+}
+
+impl FlatFs {
+    /// The node at `path` (no symlink is followed).
+    pub fn get(&self, path: &EntryPath) -> Option<&Node> {
+        self.nodes.get(path)
+    }
+
+    /// Every path in tree order (a directory before its children).
+    pub fn iter(&self) -> impl Iterator<Item = (&EntryPath, &Node)> {
+        self.nodes.iter()
+    }
+
+    /// Number of paths (the root is not one).
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the filesystem is empty.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// The paths at or under `dir`, in tree order.
+    pub fn subtree<'a>(
+        &'a self,
+        dir: &'a EntryPath,
+    ) -> impl Iterator<Item = (&'a EntryPath, &'a Node)> + 'a {
+        self.nodes
+            .range(dir.clone()..)
+            .take_while(move |(p, _)| p.starts_with(dir))
+    }
+
+    /// Follows symlinks (every component, the last one too) inside the root, the way a
+    /// process chrooted into the filesystem would, and returns the final path and node.
+    pub fn resolve(&self, path: &EntryPath) -> Result<(EntryPath, &Node), ResolveError> {
+        let walked = self.walk(path, true)?;
+        match self.nodes.get(&walked.path) {
+            Some(n) => Ok((walked.path, n)),
+            None => Err(ResolveError::NotFound(walked.path)),
+        }
+    }
+
+    /// Walks `path` component by component, replacing symlinks by their targets. The last
+    /// component is followed only when `follow_last`. Missing components are kept as they
+    /// are (the rest of the path cannot exist).
+    fn walk(&self, path: &EntryPath, follow_last: bool) -> Result<Walked, ResolveError> {
+        let mut pending: Vec<Vec<u8>> = path
+            .as_bytes()
+            .split(|&b| b == b'/')
+            .filter(|c| !c.is_empty())
+            .rev()
+            .map(<[u8]>::to_vec)
+            .collect();
+        let mut done: Vec<Vec<u8>> = Vec::new();
+        let mut hops = 0u32;
+        let mut via_symlink = false;
+        let mut missing = false;
+        while let Some(comp) = pending.pop() {
+            match comp.as_slice() {
+                b"." => continue,
+                b".." => {
+                    done.pop();
+                    continue;
+                }
+                _ => {}
+            }
+            done.push(comp);
+            if missing {
+                continue;
+            }
+            let cur = EntryPath::from_bytes(done.join(&b'/'));
+            let last = pending.is_empty();
+            match self.nodes.get(&cur).map(|n| &n.meta.kind) {
+                None => missing = true,
+                Some(EntryKind::Dir) => {}
+                Some(EntryKind::Symlink { target }) if follow_last || !last => {
+                    hops = hops.saturating_add(1);
+                    if hops > self.max_link_depth {
+                        return Err(ResolveError::Loop(cur));
+                    }
+                    via_symlink = true;
+                    done.pop();
+                    if target.starts_with(b"/") {
+                        done.clear();
+                    }
+                    pending.extend(
+                        target
+                            .split(|&b| b == b'/')
+                            .filter(|c| !c.is_empty())
+                            .rev()
+                            .map(<[u8]>::to_vec),
+                    );
+                }
+                Some(_) if last => {}
+                Some(_) => return Err(ResolveError::NotDirectory(cur)),
+            }
+        }
+        Ok(Walked {
+            path: EntryPath::from_bytes(done.join(&b'/')),
+            via_symlink,
+        })
+    }
+}
+
+/// Per-layer bookkeeping while a layer is applied.
+#[derive(Default)]
+struct LayerState {
+    layer: usize,
+    /// The state of every touched path before the layer (first touch wins).
+    log: BTreeMap<EntryPath, Option<Node>>,
+    /// Paths written by the layer's entries, with the offset of the (last) entry.
+    written: BTreeMap<EntryPath, u64>,
+    /// aufs `.wh..wh.plnk` regular files of this layer, by basename.
+    plnk: HashMap<Vec<u8>, Node>,
+    opaque: Vec<EntryPath>,
+    issues: Vec<Issue>,
+}
+
+impl LayerState {
+    fn note(&mut self, kind: IssueKind, path: &EntryPath, offset: u64, message: String) {
+        self.issues.push(Issue {
+            kind,
+            layer: self.layer,
+            path: path.clone(),
+            offset,
+            message,
+        });
+    }
+}
+
+/// Applies layers one by one to a filesystem model and reports what each one changed.
+///
+/// ```
+/// use imgtar::layer::{Flattener, FlattenOptions};
+/// let mut f = Flattener::new(FlattenOptions::default());
+/// assert_eq!(f.layers_applied(), 0);
+/// let fs = f.finish();
+/// assert!(fs.is_empty());
+/// ```
+#[derive(Debug, Clone)]
+pub struct Flattener {
+    options: FlattenOptions,
+    fs: FlatFs,
+    layers: usize,
+    next_inode: u64,
+}
+
+impl Flattener {
+    /// An empty filesystem.
+    pub fn new(options: FlattenOptions) -> Self {
+        Flattener {
+            options,
+            fs: FlatFs {
+                nodes: BTreeMap::new(),
+                max_link_depth: options.max_link_depth,
+            },
+            layers: 0,
+            next_inode: 1,
+        }
+    }
+
+    /// How many layers were applied.
+    pub fn layers_applied(&self) -> usize {
+        self.layers
+    }
+
+    /// The filesystem so far.
+    pub fn fs(&self) -> &FlatFs {
+        &self.fs
+    }
+
+    /// The final filesystem.
+    pub fn finish(self) -> FlatFs {
+        self.fs
+    }
+
+    /// Applies the next layer (its records in stream order) and returns what it changed.
+    pub fn apply(&mut self, layer: &LayerRecords) -> ChangeSet {
+        let mut st = LayerState {
+            layer: self.layers,
+            ..LayerState::default()
+        };
+        match self.options.semantics {
+            Semantics::Oci => {
+                // Whiteouts and opaque markers first, against the lower layers only.
+                for r in &layer.records {
+                    match r {
+                        Record::Opaque { dir, offset } => self.opaque(&mut st, dir, *offset),
+                        Record::Whiteout { target, offset } => {
+                            self.whiteout(&mut st, target, *offset)
+                        }
+                        Record::InvalidWhiteout { dir, name, offset } => {
+                            self.invalid_whiteout(&mut st, dir, name, *offset)
+                        }
+                        Record::Entry(_) | Record::Aufs(_) => {}
+                    }
+                }
+                for r in &layer.records {
+                    match r {
+                        Record::Entry(e) => self.entry(&mut st, e),
+                        Record::Aufs(e) => self.aufs(&mut st, e),
+                        _ => {}
+                    }
+                }
+                self.note_same_layer_whiteouts(&mut st, layer);
+            }
+            Semantics::DockerLoad => {
+                for r in &layer.records {
+                    match r {
+                        Record::Entry(e) => self.entry(&mut st, e),
+                        Record::Aufs(e) => self.aufs(&mut st, e),
+                        Record::Opaque { dir, offset } => self.opaque(&mut st, dir, *offset),
+                        Record::Whiteout { target, offset } => {
+                            self.whiteout(&mut st, target, *offset)
+                        }
+                        Record::InvalidWhiteout { dir, name, offset } => {
+                            self.invalid_whiteout(&mut st, dir, name, *offset)
+                        }
+                    }
+                }
+            }
+        }
+        self.layers = self.layers.saturating_add(1);
+        self.change_set(st)
+    }
+
+    fn docker(&self) -> bool {
+        self.options.semantics == Semantics::DockerLoad
+    }
+
+    // ---- primitive edits, each logged ----
+
+    fn log(st: &mut LayerState, path: &EntryPath, before: Option<&Node>) {
+        st.log
+            .entry(path.clone())
+            .or_insert_with(|| before.cloned());
+    }
+
+    fn insert(&mut self, st: &mut LayerState, path: EntryPath, node: Node) {
+        Self::log(st, &path, self.fs.nodes.get(&path));
+        self.fs.nodes.insert(path, node);
+    }
+
+    /// Removes `path` (unless it is the root) and everything under it; returns how many paths
+    /// were removed.
+    fn remove_tree(&mut self, st: &mut LayerState, path: &EntryPath) -> usize {
+        let doomed: Vec<EntryPath> = self
+            .fs
+            .subtree(path)
+            .map(|(p, _)| p.clone())
+            .filter(|p| !p.is_root())
+            .collect();
+        for p in &doomed {
+            if let Some(old) = self.fs.nodes.remove(p) {
+                Self::log(st, p, Some(&old));
+            }
+        }
+        doomed.len()
+    }
+
+    /// Creates the missing directories of `dir` (itself included).
+    fn make_dirs(&mut self, st: &mut LayerState, dir: &EntryPath) {
+        let mut cur = EntryPath::default();
+        for comp in dir
+            .as_bytes()
+            .split(|&b| b == b'/')
+            .filter(|c| !c.is_empty())
+        {
+            cur = cur.join(comp);
+            if self.fs.nodes.contains_key(&cur) {
+                continue;
+            }
+            let node = Node {
+                meta: Entry::new(cur.clone(), EntryKind::Dir, 0o755),
+                layer: st.layer,
+                content: None,
+                inode: None,
+                implicit: true,
+            };
+            self.insert(st, cur.clone(), node);
+        }
+    }
+
+    /// Resolves the directory an entry goes in and creates what is missing of it. `None`
+    /// when the entry cannot be applied (noted).
+    fn prepare_dir(
+        &mut self,
+        st: &mut LayerState,
+        dir: &EntryPath,
+        entry: &EntryPath,
+        offset: u64,
+        create: bool,
+    ) -> Option<EntryPath> {
+        match self.fs.walk(dir, true) {
+            Ok(w) => {
+                if w.via_symlink {
+                    st.note(
+                        IssueKind::ThroughSymlink,
+                        entry,
+                        offset,
+                        format!(
+                            "its directory {dir} goes through a symlink; it lands in {}",
+                            w.path
+                        ),
+                    );
+                }
+                if create {
+                    // The walk allows the last component to be anything; a directory to
+                    // create things in must be one.
+                    if let Some(n) = self.fs.nodes.get(&w.path) {
+                        if !n.meta.kind.is_dir() {
+                            st.note(
+                                IssueKind::ParentNotDirectory,
+                                entry,
+                                offset,
+                                format!("cannot be applied: {} is not a directory", w.path),
+                            );
+                            return None;
+                        }
+                    }
+                    self.make_dirs(st, &w.path);
+                }
+                Some(w.path)
+            }
+            Err(e) => {
+                let kind = match e {
+                    ResolveError::Loop(_) => IssueKind::SymlinkLoop,
+                    _ => IssueKind::ParentNotDirectory,
+                };
+                st.note(kind, entry, offset, format!("cannot be applied: {e}"));
+                None
+            }
+        }
+    }
+
+    // ---- records ----
+
+    fn entry(&mut self, st: &mut LayerState, e: &Entry) {
+        if e.path.is_root() {
+            // `./` entries (kaniko, GNU tar) describe the root, which is not a path here.
+            return;
+        }
+        if let EntryKind::Other { typeflag } = e.kind {
+            st.note(
+                IssueKind::UnsupportedType,
+                &e.path,
+                e.offset,
+                format!(
+                    "typeflag {:?} is not extracted by any loader; skipped",
+                    char::from(typeflag)
+                ),
+            );
+            return;
+        }
+        let parent = e.path.parent().unwrap_or_default();
+        let Some(dir) = self.prepare_dir(st, &parent, &e.path, e.offset, true) else {
+            return;
+        };
+        let path = dir.join(e.path.file_name());
+        let existing_dir = self
+            .fs
+            .nodes
+            .get(&path)
+            .is_some_and(|n| n.meta.kind.is_dir());
+        if !(existing_dir && e.kind.is_dir()) {
+            self.remove_tree(st, &path);
+        }
+        let Some(mut node) = self.node_for(st, e) else {
+            return;
+        };
+        node.meta.path = path.clone();
+        node.meta.offset = e.offset;
+        node.layer = st.layer;
+        st.written.insert(path.clone(), e.offset);
+        self.insert(st, path, node);
+    }
+
+    /// The node an entry creates (before its path is set); `None` for a hardlink that
+    /// cannot be made (noted).
+    fn node_for(&mut self, st: &mut LayerState, e: &Entry) -> Option<Node> {
+        let EntryKind::Hardlink { target } = &e.kind else {
+            let (content, inode) = if e.kind == EntryKind::File {
+                (
+                    Some(ContentRef {
+                        layer: st.layer,
+                        offset: e.offset,
+                    }),
+                    Some(self.new_inode()),
+                )
+            } else {
+                (None, None)
+            };
+            return Some(Node {
+                meta: e.clone(),
+                layer: st.layer,
+                content,
+                inode,
+                implicit: false,
+            });
+        };
+        if target.as_bytes().starts_with(PLNK_DIR.as_bytes()) {
+            let Some(src) = st.plnk.get(target.file_name()) else {
+                st.note(
+                    IssueKind::AufsHardlinkMissing,
+                    &e.path,
+                    e.offset,
+                    format!("hardlink to {target}, but no such aufs file precedes it in the layer (\"invalid aufs hardlink\")"),
+                );
+                return None;
+            };
+            // moby copies the stored file: each link is a file of its own.
+            let mut node = src.clone();
+            node.inode = Some(self.new_inode());
+            return Some(node);
+        }
+        let parent = target.parent().unwrap_or_default();
+        let found = self
+            .fs
+            .walk(&parent, true)
+            .ok()
+            .map(|w| w.path.join(target.file_name()))
+            .and_then(|p| self.fs.nodes.get(&p));
+        match found {
+            None => {
+                st.note(
+                    IssueKind::HardlinkTargetMissing,
+                    &e.path,
+                    e.offset,
+                    format!("hardlink to {target}, which is not present at this point; skipped"),
+                );
+                None
+            }
+            Some(n) if n.meta.kind.is_dir() => {
+                st.note(
+                    IssueKind::HardlinkToDirectory,
+                    &e.path,
+                    e.offset,
+                    format!("hardlink to the directory {target}; skipped"),
+                );
+                None
+            }
+            Some(n) => Some(n.clone()),
+        }
+    }
+
+    fn new_inode(&mut self) -> u64 {
+        let id = self.next_inode;
+        self.next_inode = self.next_inode.saturating_add(1);
+        id
+    }
+
+    fn aufs(&mut self, st: &mut LayerState, e: &Entry) {
+        // moby keeps regular files whose name starts with `.wh..wh.plnk` (by basename) as
+        // hardlink sources and skips every other top-level aufs name.
+        if e.kind == EntryKind::File && e.path.as_bytes().starts_with(PLNK_DIR.as_bytes()) {
+            let node = Node {
+                meta: e.clone(),
+                layer: st.layer,
+                content: Some(ContentRef {
+                    layer: st.layer,
+                    offset: e.offset,
+                }),
+                inode: None,
+                implicit: false,
+            };
+            st.plnk.insert(e.path.file_name().to_vec(), node);
+        }
+    }
+
+    fn whiteout(&mut self, st: &mut LayerState, target: &EntryPath, offset: u64) {
+        let dir = target.parent().unwrap_or_default();
+        let docker = self.docker();
+        let Some(dir) = self.prepare_dir(st, &dir, target, offset, docker) else {
+            return;
+        };
+        let path = dir.join(target.file_name());
+        if self.remove_tree(st, &path) == 0 {
+            st.note(
+                IssueKind::NothingToDelete,
+                target,
+                offset,
+                format!("whiteout of {path}, which is not present: nothing to delete"),
+            );
+        }
+    }
+
+    fn opaque(&mut self, st: &mut LayerState, dir: &EntryPath, offset: u64) {
+        st.opaque.push(dir.clone());
+        let docker = self.docker();
+        let Some(real) = self.prepare_dir(st, dir, dir, offset, docker) else {
+            return;
+        };
+        // A marker for a directory new in this layer is usual (it hides nothing).
+        let is_dir = real.is_root()
+            || self
+                .fs
+                .nodes
+                .get(&real)
+                .is_some_and(|n| n.meta.kind.is_dir());
+        if !is_dir {
+            return;
+        }
+        let children: Vec<EntryPath> = self
+            .fs
+            .subtree(&real)
+            .map(|(p, _)| p.clone())
+            .filter(|p| *p != real)
+            .collect();
+        let mut skip: Option<EntryPath> = None;
+        for child in children {
+            if skip.as_ref().is_some_and(|s| child.starts_with(s)) {
+                continue;
+            }
+            // moby keeps what this layer already wrote (the OCI pass runs before any entry,
+            // so nothing is written yet).
+            if st.written.contains_key(&child) {
+                continue;
+            }
+            self.remove_tree(st, &child);
+            skip = Some(child);
+        }
+    }
+
+    fn invalid_whiteout(&mut self, st: &mut LayerState, dir: &EntryPath, name: &[u8], offset: u64) {
+        let shown = dir.join(&[b".wh.", name].concat());
+        if !self.docker() {
+            st.note(
+                IssueKind::InvalidWhiteout,
+                &shown,
+                offset,
+                "a whiteout that names nothing is invalid (OCI); ignored".into(),
+            );
+            return;
+        }
+        let Some(real) = self.prepare_dir(st, dir, &shown, offset, true) else {
+            return;
+        };
+        // filepath.Join(dir, "" | "." | "..") → the directory itself or its parent.
+        let victim = if name == b".." {
+            real.parent().unwrap_or_default()
+        } else {
+            real
+        };
+        st.note(
+            IssueKind::InvalidWhiteout,
+            &shown,
+            offset,
+            format!("a whiteout that names nothing; moby's applier removes {victim}"),
+        );
+        self.remove_tree(st, &victim);
+    }
+
+    /// OCI: a whiteout after an entry it hides in the same layer keeps the entry, but
+    /// `docker load` (stream order) deletes it.
+    fn note_same_layer_whiteouts(&self, st: &mut LayerState, layer: &LayerRecords) {
+        let mut found = Vec::new();
+        for r in &layer.records {
+            let Record::Whiteout { target, offset } = r else {
+                continue;
+            };
+            let earlier = st
+                .written
+                .range(target.clone()..)
+                .take_while(|(p, _)| p.starts_with(target))
+                .find(|(_, &o)| o < *offset);
+            if let Some((p, _)) = earlier {
+                found.push((target.clone(), *offset, p.clone()));
+            }
+        }
+        for (target, offset, p) in found {
+            st.note(
+                IssueKind::SameLayerWhiteout,
+                &target,
+                offset,
+                format!("the whiteout follows {p} in the same layer: the OCI spec keeps it, docker load deletes it"),
+            );
+        }
+    }
+
+    // ---- the change set ----
+
+    fn change_set(&self, st: LayerState) -> ChangeSet {
+        let mut changes: Vec<Change> = Vec::new();
+        // The top of the subtree being deleted, and the index of its change.
+        let mut deleting: Option<(EntryPath, usize)> = None;
+        for (path, before) in &st.log {
+            let after = self.fs.nodes.get(path);
+            if let Some((top, i)) = &deleting {
+                // Nothing exists under a deleted path (parents are always present), so the
+                // rest of its subtree only adds to its byte count.
+                if path.starts_with(top) {
+                    let bytes = before.as_ref().map_or(0, file_bytes);
+                    if let Some(c) = changes.get_mut(*i) {
+                        c.size = c.size.saturating_add(bytes);
+                    }
+                    continue;
+                }
+                deleting = None;
+            }
+            let kind = match (before, after) {
+                (None, None) => continue,
+                (None, Some(_)) => ChangeKind::Added,
+                (Some(_), None) => ChangeKind::Deleted,
+                (Some(b), Some(a)) => {
+                    if b.same_as(a) {
+                        continue;
+                    }
+                    ChangeKind::Modified
+                }
+            };
+            let size = match (kind, before, after) {
+                (ChangeKind::Deleted, Some(b), _) => file_bytes(b),
+                (_, _, Some(a)) => file_bytes(a),
+                _ => 0,
+            };
+            if kind == ChangeKind::Deleted {
+                deleting = Some((path.clone(), changes.len()));
+            }
+            changes.push(Change {
+                path: path.clone(),
+                kind,
+                size,
+            });
+        }
+        ChangeSet {
+            layer: st.layer,
+            changes,
+            opaque: st.opaque,
+            issues: st.issues,
+        }
+    }
+}
+
+fn file_bytes(n: &Node) -> u64 {
+    if n.meta.kind == EntryKind::File {
+        n.meta.size
+    } else {
+        0
+    }
+}
