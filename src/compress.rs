@@ -61,8 +61,36 @@ pub(crate) fn read_head<R: Read + ?Sized>(r: &mut R, n: usize) -> io::Result<Vec
     Ok(head)
 }
 
-/// Wraps `r` in the decoder for `c`.
+/// Fills every read completely unless the stream ends, so that a decoder sees the same read
+/// boundaries however the input arrives (a pipe's short reads included). A decoder that
+/// meets corrupt data returns an error for the read in which it meets it, dropping what it
+/// decoded in that read; with fixed boundaries what is decoded before the error, and so
+/// every finding, no longer depends on how the input was chunked.
+pub(crate) struct FullReads<R>(pub R);
+
+impl<R: Read> Read for FullReads<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut got = 0usize;
+        while let Some(rest) = buf.get_mut(got..) {
+            if rest.is_empty() {
+                break;
+            }
+            match self.0.read(rest) {
+                Ok(0) => break,
+                Ok(n) => got = got.saturating_add(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // Hand over what was read; the error comes back on the next call.
+                Err(_) if got > 0 => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(got)
+    }
+}
+
+/// Wraps `r` in the decoder for `c` (fed through [`FullReads`]).
 pub(crate) fn decoder<'a, R: Read + 'a>(c: Compression, r: R) -> io::Result<Box<dyn Read + 'a>> {
+    let r = FullReads(r);
     Ok(match c {
         Compression::None => Box::new(r),
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(r)),

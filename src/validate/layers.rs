@@ -87,7 +87,7 @@ fn report_scan(cx: &mut Ctx<'_>, i: usize) {
                     Code::LayerDecompressError,
                     i,
                     format!(
-                        "{} decompression fails after {offset} bytes: {message}",
+                        "{} decompression fails after {offset} decompressed bytes: {message}",
                         scan.compression.map_or("", |c| c.as_str())
                     ),
                 )),
