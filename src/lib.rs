@@ -43,6 +43,7 @@ pub mod archive;
 pub mod compress;
 pub mod digest;
 pub mod doc;
+pub mod engine;
 mod error;
 pub mod layer;
 mod limits;

@@ -1,6 +1,7 @@
 //! Choosing an image of an archive the way a user names it to docker: by reference
 //! (`busybox`, `busybox:1.36`, `docker.io/library/busybox:1.36`, however the writer spelled
-//! the tag) or by image ID (full, `sha256:`-prefixed, or a unique prefix).
+//! the tag) or by image ID (full, `sha256:`-prefixed, or a unique prefix; a pre-1.10 image
+//! by the v1 ID of its top layer directory).
 
 use crate::model::{Archive, Image};
 use crate::reference::Reference;
@@ -50,6 +51,18 @@ impl Image {
     }
 }
 
+impl Image {
+    /// The hex of the image's ID: its config digest, or for a pre-1.10 image (which has no
+    /// config) the v1 ID of its top layer directory.
+    pub fn id_hex(&self) -> Option<&str> {
+        match (&self.id, &self.source) {
+            (Some(d), _) => Some(d.hex()),
+            (None, crate::model::ImageSource::Legacy { top }) => Some(top),
+            _ => None,
+        }
+    }
+}
+
 impl Archive {
     /// Finds the image named by `query` (see the module docs); with `None`, the only image.
     pub fn find_image(&self, query: Option<&str>) -> Result<&Image, SelectError> {
@@ -71,7 +84,7 @@ impl Archive {
             let hits: Vec<&Image> = self
                 .images
                 .iter()
-                .filter(|i| i.id.as_ref().is_some_and(|d| d.hex().starts_with(hex)))
+                .filter(|i| i.id_hex().is_some_and(|h| h.starts_with(hex)))
                 .collect();
             return match hits.as_slice() {
                 [one] => Ok(one),

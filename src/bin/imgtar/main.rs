@@ -1,6 +1,8 @@
 //! `imgtar`: read, check and explain saved container image tarballs offline.
 
+mod history;
 mod inspect;
+mod ls;
 mod validate;
 
 use std::path::PathBuf;
@@ -22,8 +24,12 @@ enum Command {
     /// Validate an archive; exit 0 when valid, 1 when an error finding exists, 2 when it
     /// cannot be read.
     Validate(validate::Args),
-    /// Print a JSON summary of the images in an archive.
+    /// Print ImageInspect JSON for images of an archive, like `docker image inspect`.
     Inspect(inspect::Args),
+    /// List the images of an archive, like `docker image ls`.
+    Ls(ls::Args),
+    /// Show the history of an image, like `docker history`.
+    History(history::Args),
 }
 
 /// Where to read from: a tarball, `-` for standard input, or an extracted directory.
@@ -31,6 +37,33 @@ enum Command {
 struct Input {
     /// Tarball (plain, gzip, zstd, xz or bzip2), `-` for standard input, or a directory.
     path: PathBuf,
+}
+
+/// Output format of listing commands.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    /// An aligned table, as the docker CLI prints it.
+    Table,
+    /// The Engine API's JSON.
+    Json,
+}
+
+/// Writes JSON indented by four spaces (as the docker CLI does) and a newline.
+fn write_json<T: serde::Serialize>(
+    out: &mut impl std::io::Write,
+    value: &T,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut *out, fmt);
+    value.serialize(&mut ser)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 fn main() -> ExitCode {
@@ -48,6 +81,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(a) => validate::run(a),
         Command::Inspect(a) => inspect::run(a),
+        Command::Ls(a) => ls::run(a),
+        Command::History(a) => history::run(a),
     };
     match result {
         Ok(code) => code,
