@@ -26,7 +26,8 @@ pub enum SelectError {
     NoneNamed(usize),
 }
 
-fn id_prefix(q: &str) -> Option<&str> {
+/// The hex an ID query names: `sha256:`-prefixed or bare lowercase hex, at most 64 digits.
+pub(crate) fn id_prefix(q: &str) -> Option<&str> {
     let hex = q.strip_prefix("sha256:").unwrap_or(q);
     (!hex.is_empty()
         && hex.len() <= 64

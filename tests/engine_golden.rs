@@ -32,15 +32,13 @@ fn render(file: &str) -> [Value; 3] {
         .open(root().join("testdata/real").join(file))
         .unwrap_or_else(|e| panic!("{file}: {e}"));
     let a = &report.archive;
-    let inspect: Vec<_> = a
-        .images
-        .iter()
+    let inspect: Vec<_> = engine::images(a)
+        .into_iter()
         .map(|i| engine::inspect(a, i, &InspectOptions::default().manifests(true)))
         .collect();
     let ls = engine::list(a, &ListOptions::default()).unwrap();
-    let history: Vec<Value> = a
-        .images
-        .iter()
+    let history: Vec<Value> = engine::images(a)
+        .into_iter()
         .map(|i| match engine::history(a, i) {
             Ok(items) => json!({ "Image": i.id_hex(), "History": items }),
             Err(e) => json!({ "Image": i.id_hex(), "Error": e.to_string() }),

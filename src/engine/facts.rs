@@ -60,9 +60,38 @@ pub(crate) fn tag_refs(image: &Image) -> Vec<Reference> {
     refs
 }
 
-/// `RepoTags`: the familiar form of [`tag_refs`].
-pub(crate) fn repo_tags(image: &Image) -> Vec<String> {
-    tag_refs(image)
+/// Whether two model images are one image of the store: an OCI layout lists an image once
+/// per `index.json` entry naming it, each entry with its own name.
+pub(crate) fn same_image(a: &Image, b: &Image) -> bool {
+    let oci = |i: &Image| matches!(i.source, ImageSource::OciIndex { .. });
+    oci(a) && oci(b) && a.id.is_some() && a.id == b.id && a.manifest_digest == b.manifest_digest
+}
+
+/// Whether an earlier image of the archive is the same image as image `n`.
+pub(crate) fn is_repeat(archive: &Archive, n: usize) -> bool {
+    let Some(img) = archive.images.get(n) else {
+        return false;
+    };
+    archive.images.iter().take(n).any(|o| same_image(o, img))
+}
+
+/// [`tag_refs`] of an image and of every listing of the same image.
+pub(crate) fn tag_refs_in(archive: &Archive, image: &Image) -> Vec<Reference> {
+    let mut refs: Vec<Reference> = archive
+        .images
+        .iter()
+        .filter(|o| same_image(o, image))
+        .flat_map(tag_refs)
+        .chain(tag_refs(image))
+        .collect();
+    refs.sort_by_key(ToString::to_string);
+    refs.dedup();
+    refs
+}
+
+/// `RepoTags`: the familiar form of [`tag_refs_in`].
+pub(crate) fn repo_tags(archive: &Archive, image: &Image) -> Vec<String> {
+    tag_refs_in(archive, image)
         .iter()
         .map(Reference::familiar_string)
         .collect()

@@ -34,8 +34,8 @@ fn unix(created: Option<&str>) -> i64 {
     created.and_then(Timestamp::parse).map_or(0, |t| t.unix)
 }
 
-fn tags(image: &Image) -> Option<Vec<String>> {
-    Some(facts::repo_tags(image)).filter(|t| !t.is_empty())
+fn tags(archive: &Archive, image: &Image) -> Option<Vec<String>> {
+    Some(facts::repo_tags(archive, image)).filter(|t| !t.is_empty())
 }
 
 /// The history of `image`, newest first, as moby's `ImageHistory` builds it: one item per
@@ -80,7 +80,7 @@ pub fn history(archive: &Archive, image: &Image) -> Result<Vec<HistoryItem>, Eng
     for item in &mut items {
         let Some(img) = current else { break };
         item.id = facts::image_id(img);
-        item.tags = tags(img);
+        item.tags = tags(archive, img);
         current = img.parent.as_deref().and_then(|p| {
             archive
                 .images
@@ -123,7 +123,7 @@ fn legacy(archive: &Archive, image: &Image) -> Vec<HistoryItem> {
                 .images
                 .iter()
                 .filter(|o| matches!(&o.source, ImageSource::Legacy { top } if *top == dir))
-                .flat_map(facts::repo_tags)
+                .flat_map(|o| facts::repo_tags(archive, o))
                 .collect();
             HistoryItem {
                 comment: s("comment").to_string(),

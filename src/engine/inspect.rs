@@ -472,7 +472,7 @@ pub(crate) fn inspect_with(
     let top = tree.top_for(image);
     ImageInspect {
         id: facts::image_id(image),
-        repo_tags: facts::repo_tags(image),
+        repo_tags: facts::repo_tags(archive, image),
         repo_digests: repo_digests(archive, image, top),
         parent: Some(image.parent.clone().unwrap_or_default()),
         comment: Some(comment),
@@ -516,7 +516,7 @@ pub(crate) fn repo_digests(archive: &Archive, image: &Image, top: Option<&Top>) 
     let Some(top) = top.filter(|_| facts::has_repo_digests(archive)) else {
         return Vec::new();
     };
-    let mut out: Vec<String> = facts::tag_refs(image)
+    let mut out: Vec<String> = facts::tag_refs_in(archive, image)
         .iter()
         .map(|r| format!("{}@{}", r.familiar_name(), top.desc.digest))
         .collect();

@@ -48,7 +48,7 @@
 //! zero values (`"Hostname": ""`, `"Cmd": null`, ...) in alphabetical order and comes last, as
 //! Docker 28 marshals it; `VirtualSize` (API < 1.44) is not set.
 
-mod facts;
+pub(crate) mod facts;
 mod filters;
 mod history;
 pub mod human;
@@ -66,6 +66,20 @@ pub use inspect::{
 pub use summary::{list, ImageSummary, ListOptions};
 
 use crate::select::SelectError;
+
+/// The images of an archive as an image store holds them: [`Archive::images`] without the
+/// repeats of an OCI layout that names one image in several `index.json` entries.
+///
+/// [`Archive::images`]: crate::Archive::images
+pub fn images(archive: &crate::Archive) -> Vec<&crate::Image> {
+    archive
+        .images
+        .iter()
+        .enumerate()
+        .filter(|(n, _)| !facts::is_repeat(archive, *n))
+        .map(|(_, i)| i)
+        .collect()
+}
 
 /// Why an Engine API answer could not be given. The messages are the daemon's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -163,7 +163,7 @@ pub fn list(archive: &Archive, opts: &ListOptions) -> Result<Vec<ImageSummary>, 
     let tree = IndexTree::read(archive);
     let mut out: Vec<(usize, ImageSummary)> = Vec::new();
     for (n, (img, id)) in archive.images.iter().zip(&ids).enumerate() {
-        if dangling_only && has_children(id) {
+        if facts::is_repeat(archive, n) || (dangling_only && has_children(id)) {
             continue;
         }
         let created = facts::created(img);
@@ -198,7 +198,7 @@ pub fn list(archive: &Archive, opts: &ListOptions) -> Result<Vec<ImageSummary>, 
             extra: Map::new(),
         };
         let digests = inspect::repo_digests(archive, img, top);
-        let tags = facts::repo_tags(img);
+        let tags = facts::repo_tags(archive, img);
         for (r, is_tag) in digests
             .iter()
             .map(|d| (d, false))
