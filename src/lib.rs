@@ -45,6 +45,7 @@ pub mod digest;
 pub mod doc;
 pub mod engine;
 mod error;
+pub mod export;
 pub mod layer;
 mod limits;
 pub mod model;

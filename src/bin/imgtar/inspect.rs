@@ -25,7 +25,7 @@ pub fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let mut found = Vec::new();
     let mut missing = Vec::new();
     if args.images.is_empty() {
-        found.extend(archive.images.iter());
+        found.extend(engine::images(archive));
     }
     for name in &args.images {
         match archive.find_image(Some(name)) {

@@ -1,5 +1,6 @@
 //! `imgtar`: read, check and explain saved container image tarballs offline.
 
+mod export;
 mod history;
 mod inspect;
 mod ls;
@@ -30,6 +31,8 @@ enum Command {
     Ls(ls::Args),
     /// Show the history of an image, like `docker history`.
     History(history::Args),
+    /// Write some images of an archive to a new one, like `docker save`.
+    Export(export::Args),
 }
 
 /// Where to read from: a tarball, `-` for standard input, or an extracted directory.
@@ -83,6 +86,7 @@ fn main() -> ExitCode {
         Command::Inspect(a) => inspect::run(a),
         Command::Ls(a) => ls::run(a),
         Command::History(a) => history::run(a),
+        Command::Export(a) => export::run(a),
     };
     match result {
         Ok(code) => code,
