@@ -527,6 +527,14 @@ fn every_real_image_exports() {
                     "{}: tagged iff named by tag",
                     f.display()
                 );
+                // An image named by its only tag reads back with the same Engine API answer.
+                if n[0] != id && img.repo_tags.len() == 1 {
+                    let opts = imgtar::engine::InspectOptions::default().manifests(true);
+                    let before = imgtar::engine::inspect(a, img, &opts);
+                    let again = back.archive.find_image(Some(&n[0])).unwrap();
+                    let after = imgtar::engine::inspect(&back.archive, again, &opts);
+                    assert_eq!(after, before, "{}: inspect after export", f.display());
+                }
                 if matches!(
                     a.layout,
                     imgtar::Layout::DockerArchive | imgtar::Layout::DockerOci
@@ -541,6 +549,22 @@ fn every_real_image_exports() {
         }
     }
     assert!(exported >= 50, "only {exported} exports ran");
+    // A containerd export keeps its conventions: no repositories file, the whole index
+    // (image and attestation manifests) when named by tag.
+    let f = real.join("snyk-ctr-export-attestation.tar");
+    let out = dir.path("ctr.tar");
+    run(&f, &["foo/bar:v3"], &out).unwrap();
+    assert_eq!(member_json(&out, "repositories"), None);
+    let index = member_json(&out, "index.json").unwrap();
+    assert_eq!(
+        index["manifests"][0]["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    assert_eq!(
+        members(&out).len(),
+        7,
+        "index, 2 manifests, 2 configs, 2 layers"
+    );
 }
 
 #[test]

@@ -5,7 +5,8 @@
 //!   that repository, with those tags; `name@digest` selects the image whose manifest (or
 //!   `index.json` entry) has that digest, without a tag;
 //! - an image ID (full, `sha256:`-prefixed, or a unique prefix) selects the image without a
-//!   tag: an archive whose images are all selected that way has no `repositories` file;
+//!   tag: an archive whose images are all selected that way has no `repositories` file (nor
+//!   does the export of a containerd export or an OCI layout, whose writers never write one);
 //! - an image's parents (manifest.json `Parent`, as far as the archive holds them) come along,
 //!   untagged unless named too (the API's "that image and its parents");
 //! - several names give one archive; an image reached through several names is written once

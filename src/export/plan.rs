@@ -120,7 +120,11 @@ pub fn plan(
         let m = manifest_json(archive, &images)?;
         b.docs.push(("manifest.json".to_string(), m));
     }
-    if archive.layout != Layout::Oci && images.iter().any(|s| !s.tags.is_empty()) {
+    // containerd's exporter (what the API runs with the containerd image store) never writes
+    // `repositories`; nor does an OCI layout have one.
+    let writes_repositories =
+        archive.layout != Layout::Oci && archive.producer != Producer::Containerd;
+    if writes_repositories && images.iter().any(|s| !s.tags.is_empty()) {
         let r = repositories(archive, &images, &top_dirs);
         b.docs.push(("repositories".to_string(), r));
     }
