@@ -603,3 +603,17 @@ fn cli_exports() {
     assert_eq!(again.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&again.stderr).contains("refusing to overwrite the input"));
 }
+
+#[test]
+fn export_reads_an_extracted_directory() {
+    let dir = TempDir::new("dir");
+    let built = build(Kind::DockerArchive, &images());
+    let input = dir.path("in");
+    tar::Archive::new(built.bytes.as_slice())
+        .unpack(&input)
+        .unwrap();
+    let out = dir.path("out.tar");
+    run(&input, &["app:1"], &out).unwrap();
+    assert_eq!(members(&out), expected(&built, &[0, 1]));
+    check_output(Kind::DockerArchive, &built, &out, &[0, 1]);
+}
