@@ -1,7 +1,8 @@
 //! Choosing an image of an archive the way a user names it to docker: by reference
 //! (`busybox`, `busybox:1.36`, `docker.io/library/busybox:1.36`, however the writer spelled
-//! the tag) or by image ID (full, `sha256:`-prefixed, or a unique prefix; a pre-1.10 image
-//! by the v1 ID of its top layer directory).
+//! the tag), by `name@digest` (the digest of its manifest or `index.json` entry), or by image
+//! ID (full, `sha256:`-prefixed, or a unique prefix; a pre-1.10 image by the v1 ID of its top
+//! layer directory).
 
 use crate::model::{Archive, Image};
 use crate::reference::Reference;
@@ -76,6 +77,22 @@ impl Archive {
         };
         // A full reference match wins (docker resolves names before ID prefixes).
         if let Ok(r) = Reference::parse_normalized(q) {
+            if let Some(d) = r.digest() {
+                // `name@digest`: the image of that name whose manifest, or index.json entry,
+                // has that digest.
+                let tree = crate::engine::facts::IndexTree::read(self);
+                return self
+                    .images
+                    .iter()
+                    .find(|i| {
+                        let named = crate::engine::facts::tag_refs(i)
+                            .iter()
+                            .any(|t| t.name() == r.name());
+                        let top = tree.top_for(i).map(|t| t.desc.digest.as_str());
+                        named && (i.manifest_digest.as_deref() == Some(d) || top == Some(d))
+                    })
+                    .ok_or_else(|| SelectError::NotFound(q.to_string()));
+            }
             let r = r.with_default_tag();
             if let Some(img) = self.images.iter().find(|i| i.has_reference(&r)) {
                 return Ok(img);

@@ -356,6 +356,19 @@ fn inspect_fields() {
     )
     .unwrap();
     let img = &real.archive.images[0];
+    let by_digest = real
+        .archive
+        .find_image(Some(
+            "hello-world@sha256:faa03e786c97f07ef34423fccceeec2398ec8a5759259f94d99078f264e9d7af",
+        ))
+        .unwrap();
+    assert_eq!(by_digest, img, "named by its RepoDigest");
+    assert!(real
+        .archive
+        .find_image(Some(
+            "other@sha256:faa03e786c97f07ef34423fccceeec2398ec8a5759259f94d99078f264e9d7af"
+        ))
+        .is_err());
     assert!(engine::inspect(&real.archive, img, &Default::default())
         .manifests
         .is_none());
