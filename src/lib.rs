@@ -43,7 +43,9 @@ pub mod archive;
 pub mod compress;
 pub mod digest;
 pub mod doc;
+pub mod engine;
 mod error;
+pub mod export;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod layer;

@@ -288,6 +288,200 @@ impl Reference {
     }
 }
 
+/// A glob pattern that does not follow the `path.Match` grammar.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("syntax error in pattern {0:?}")]
+pub struct PatternError(pub String);
+
+/// Whether `name` matches the shell pattern `pattern`, with the grammar and semantics of Go's
+/// `path.Match`: `*` is any run of non-`/` characters, `?` one non-`/` character, `[...]` a
+/// non-empty class of characters or `lo-hi` ranges (`[^...]` negated), `\` escapes the next
+/// character; the whole name must match. A malformed pattern is an error even when the match
+/// fails early, as in Go 1.16 and later.
+pub fn glob_match(pattern: &str, name: &str) -> Result<bool, PatternError> {
+    let bad = || PatternError(pattern.to_string());
+    let pat: Vec<char> = pattern.chars().collect();
+    let mut name: Vec<char> = name.chars().collect();
+    let mut rest = pat.as_slice();
+    'chunks: while !rest.is_empty() {
+        let (star, chunk, after) = scan_chunk(rest);
+        rest = after;
+        if star && chunk.is_empty() {
+            // A trailing `*` matches the rest of the name unless it holds a `/`.
+            return Ok(!name.contains(&'/'));
+        }
+        match match_chunk(chunk, &name) {
+            Err(()) => return Err(bad()),
+            Ok(Some(left)) if left.is_empty() || !rest.is_empty() => {
+                name = left;
+                continue;
+            }
+            Ok(_) => {}
+        }
+        if star {
+            // Try skipping 1, 2, ... characters of the name, never a `/`.
+            let mut i = 0;
+            while i < name.len() && name.get(i) != Some(&'/') {
+                let tail = name.get(i + 1..).unwrap_or_default();
+                match match_chunk(chunk, tail) {
+                    Err(()) => return Err(bad()),
+                    Ok(Some(left)) => {
+                        if rest.is_empty() && !left.is_empty() {
+                            i += 1;
+                            continue;
+                        }
+                        name = left;
+                        continue 'chunks;
+                    }
+                    Ok(None) => {}
+                }
+                i += 1;
+            }
+        }
+        // No match: the rest of the pattern must still be well formed.
+        while !rest.is_empty() {
+            let (_, chunk, after) = scan_chunk(rest);
+            rest = after;
+            if match_chunk(chunk, &[]).is_err() {
+                return Err(bad());
+            }
+        }
+        return Ok(false);
+    }
+    Ok(name.is_empty())
+}
+
+/// Splits off the leading stars and the following star-free chunk.
+fn scan_chunk(pattern: &[char]) -> (bool, &[char], &[char]) {
+    let mut p = pattern;
+    let mut star = false;
+    while let Some(('*', tail)) = p.split_first() {
+        p = tail;
+        star = true;
+    }
+    let mut in_range = false;
+    let mut i = 0;
+    while let Some(&c) = p.get(i) {
+        match c {
+            '\\' if i + 1 < p.len() => i += 1,
+            '[' => in_range = true,
+            ']' => in_range = false,
+            '*' if !in_range => {
+                return (
+                    star,
+                    p.get(..i).unwrap_or_default(),
+                    p.get(i..).unwrap_or_default(),
+                )
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    (star, p, &[])
+}
+
+/// Matches a star-free chunk against the start of `s`: the rest of `s` on a match, `None` on a
+/// mismatch, `Err` when the chunk is malformed (checked to its end even after a mismatch).
+fn match_chunk(chunk: &[char], s: &[char]) -> Result<Option<Vec<char>>, ()> {
+    let mut failed = false;
+    let mut s = s;
+    let mut c = chunk;
+    while let Some((&first, tail)) = c.split_first() {
+        if !failed && s.is_empty() {
+            failed = true;
+        }
+        match first {
+            '[' => {
+                let r = if failed { None } else { s.first().copied() };
+                if !failed {
+                    s = s.get(1..).unwrap_or_default();
+                }
+                c = tail;
+                let negated = c.first() == Some(&'^');
+                if negated {
+                    c = c.get(1..).unwrap_or_default();
+                }
+                let mut matched = false;
+                let mut ranges = 0;
+                loop {
+                    if c.first() == Some(&']') && ranges > 0 {
+                        c = c.get(1..).unwrap_or_default();
+                        break;
+                    }
+                    let (lo, after) = class_char(c)?;
+                    c = after;
+                    let mut hi = lo;
+                    if c.first() == Some(&'-') {
+                        let (h, after) = class_char(c.get(1..).unwrap_or_default())?;
+                        hi = h;
+                        c = after;
+                    }
+                    if r.is_some_and(|r| lo <= r && r <= hi) {
+                        matched = true;
+                    }
+                    ranges += 1;
+                }
+                if matched == negated {
+                    failed = true;
+                }
+            }
+            '?' => {
+                if !failed {
+                    if s.first() == Some(&'/') {
+                        failed = true;
+                    }
+                    s = s.get(1..).unwrap_or_default();
+                }
+                c = tail;
+            }
+            _ => {
+                let (lit, after) = if first == '\\' {
+                    match tail.split_first() {
+                        Some((&l, after)) => (l, after),
+                        None => return Err(()),
+                    }
+                } else {
+                    (first, tail)
+                };
+                if !failed {
+                    if s.first() != Some(&lit) {
+                        failed = true;
+                    }
+                    s = s.get(1..).unwrap_or_default();
+                }
+                c = after;
+            }
+        }
+    }
+    Ok((!failed).then(|| s.to_vec()))
+}
+
+/// One possibly escaped character of a class; the class must go on after it.
+fn class_char(c: &[char]) -> Result<(char, &[char]), ()> {
+    let c = match c.first() {
+        None | Some('-') | Some(']') => return Err(()),
+        Some('\\') => c.get(1..).unwrap_or_default(),
+        Some(_) => c,
+    };
+    let (&ch, after) = c.split_first().ok_or(())?;
+    if after.is_empty() {
+        return Err(());
+    }
+    Ok((ch, after))
+}
+
+impl Reference {
+    /// `FamiliarMatch`: whether the glob `pattern` matches this reference's familiar string
+    /// (`busybox:latest`) or, failing that, its familiar name (`busybox`). This is how the
+    /// Engine API's `reference` image filter compares.
+    pub fn familiar_match(&self, pattern: &str) -> Result<bool, PatternError> {
+        if glob_match(pattern, &self.familiar_string())? {
+            return Ok(true);
+        }
+        glob_match(pattern, &self.familiar_name())
+    }
+}
+
 impl fmt::Display for Reference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.name())?;
@@ -328,6 +522,61 @@ mod tests {
         assert_eq!(r.familiar_string(), "quay.io/a/b:c");
         let r = Reference::parse_normalized("docker.io/library/a/b:c").unwrap();
         assert_eq!(r.familiar_string(), "library/a/b:c");
+    }
+
+    #[test]
+    fn globs_like_path_match() {
+        let m = |p: &str, n: &str| glob_match(p, n).unwrap();
+        assert!(m("abc", "abc"));
+        assert!(m("*", "abc"));
+        assert!(m("*c", "abc"));
+        assert!(!m("a*", "ab/c"));
+        assert!(m("a*/b", "abc/b"));
+        assert!(!m("a*/b", "a/c/b"));
+        assert!(m("a*b*c*d*e*/f", "axbxcxdxe/f"));
+        assert!(m("a*b*c*d*e*/f", "axbxcxdxexxx/f"));
+        assert!(!m("a*b*c*d*e*/f", "axbxcxdxe/xxx/f"));
+        assert!(!m("a*b*c*d*e*/f", "axbxcxdxexxx/fff"));
+        assert!(m("a*b?c*x", "abxbbxdbxebxczzx"));
+        assert!(!m("a*b?c*x", "abxbbxdbxebxczzy"));
+        assert!(m("ab[c]", "abc"));
+        assert!(m("ab[b-d]", "abc"));
+        assert!(!m("ab[e-g]", "abc"));
+        assert!(!m("ab[^c]", "abc"));
+        assert!(m("ab[^e-g]", "abc"));
+        assert!(m("a\\*b", "a*b"));
+        assert!(!m("a\\*b", "ab"));
+        assert!(m("a?b", "a☺b"));
+        assert!(m("a[^a]b", "a☺b"));
+        assert!(m("[\\]a]", "]"));
+        assert!(m("[\\-]", "-"));
+        assert!(m("*x", "xxx"));
+        assert!(!m("a?b", "a/b"));
+        let bad = |p: &str, n: &str| glob_match(p, n).is_err();
+        assert!(bad("[]a]", "]"));
+        assert!(bad("[-]", "-"));
+        assert!(bad("[x-]", "x"));
+        assert!(bad("\\", "a"));
+        assert!(bad("[a-b-c]", "a"));
+        assert!(bad("[", "a"));
+        assert!(bad("[^", "a"));
+        assert!(bad("*x[", "xxx"));
+        assert!(bad("a[", "x"), "malformed even after a mismatch");
+    }
+
+    #[test]
+    fn familiar_match() {
+        let r = Reference::parse_normalized("docker.io/library/busybox:1.36").unwrap();
+        assert!(r.familiar_match("busybox").unwrap());
+        assert!(r.familiar_match("busybox:1.*").unwrap());
+        assert!(r.familiar_match("busy*").unwrap());
+        assert!(!r.familiar_match("busybox:latest").unwrap());
+        assert!(!r.familiar_match("library/busybox").unwrap());
+        let q = Reference::parse_normalized("quay.io/a/b:c").unwrap();
+        assert!(q.familiar_match("quay.io/a/*").unwrap());
+        assert!(!q.familiar_match("*").unwrap(), "* stops at /");
+        assert!(q.familiar_match("*/*/*").unwrap());
+        assert!(r.familiar_match("[").is_err());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Choosing an image of an archive the way a user names it to docker: by reference
 //! (`busybox`, `busybox:1.36`, `docker.io/library/busybox:1.36`, however the writer spelled
-//! the tag) or by image ID (full, `sha256:`-prefixed, or a unique prefix).
+//! the tag), by `name@digest` (the digest of its manifest or `index.json` entry), or by image
+//! ID (full, `sha256:`-prefixed, or a unique prefix; a pre-1.10 image by the v1 ID of its top
+//! layer directory).
 
 use crate::model::{Archive, Image};
 use crate::reference::Reference;
@@ -25,7 +27,8 @@ pub enum SelectError {
     NoneNamed(usize),
 }
 
-fn id_prefix(q: &str) -> Option<&str> {
+/// The hex an ID query names: `sha256:`-prefixed or bare lowercase hex, at most 64 digits.
+pub(crate) fn id_prefix(q: &str) -> Option<&str> {
     let hex = q.strip_prefix("sha256:").unwrap_or(q);
     (!hex.is_empty()
         && hex.len() <= 64
@@ -50,6 +53,18 @@ impl Image {
     }
 }
 
+impl Image {
+    /// The hex of the image's ID: its config digest, or for a pre-1.10 image (which has no
+    /// config) the v1 ID of its top layer directory.
+    pub fn id_hex(&self) -> Option<&str> {
+        match (&self.id, &self.source) {
+            (Some(d), _) => Some(d.hex()),
+            (None, crate::model::ImageSource::Legacy { top }) => Some(top),
+            _ => None,
+        }
+    }
+}
+
 impl Archive {
     /// Finds the image named by `query` (see the module docs); with `None`, the only image.
     pub fn find_image(&self, query: Option<&str>) -> Result<&Image, SelectError> {
@@ -62,6 +77,22 @@ impl Archive {
         };
         // A full reference match wins (docker resolves names before ID prefixes).
         if let Ok(r) = Reference::parse_normalized(q) {
+            if let Some(d) = r.digest() {
+                // `name@digest`: the image of that name whose manifest, or index.json entry,
+                // has that digest.
+                let tree = crate::engine::facts::IndexTree::read(self);
+                return self
+                    .images
+                    .iter()
+                    .find(|i| {
+                        let named = crate::engine::facts::tag_refs(i)
+                            .iter()
+                            .any(|t| t.name() == r.name());
+                        let top = tree.top_for(i).map(|t| t.desc.digest.as_str());
+                        named && (i.manifest_digest.as_deref() == Some(d) || top == Some(d))
+                    })
+                    .ok_or_else(|| SelectError::NotFound(q.to_string()));
+            }
             let r = r.with_default_tag();
             if let Some(img) = self.images.iter().find(|i| i.has_reference(&r)) {
                 return Ok(img);
@@ -71,7 +102,7 @@ impl Archive {
             let hits: Vec<&Image> = self
                 .images
                 .iter()
-                .filter(|i| i.id.as_ref().is_some_and(|d| d.hex().starts_with(hex)))
+                .filter(|i| i.id_hex().is_some_and(|h| h.starts_with(hex)))
                 .collect();
             return match hits.as_slice() {
                 [one] => Ok(one),

@@ -1,41 +1,54 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use imgtar::engine::{self, InspectOptions};
 use imgtar::Reader;
 
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
     input: crate::Input,
+    /// Images to inspect, by name (`busybox`, `busybox:1.36`, `docker.io/library/busybox`)
+    /// or ID (full or a unique prefix); every image of the archive when none is given.
+    images: Vec<String>,
+    /// Include `Manifests` for images reached through an OCI index (the API's `manifests=1`).
+    #[arg(long)]
+    manifests: bool,
 }
 
-/// A first JSON summary: one object per image with its ID, tags, platform, config fields
-/// and layers.
+/// Prints a JSON array of ImageInspect objects, like `docker image inspect`. Exits 1 when a
+/// named image is not in the archive (after printing the ones that are).
 pub fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let report = Reader::new().metadata_only(true).open(&args.input.path)?;
-    let images: Vec<_> = report
-        .archive
-        .images
+    let report = Reader::new().open(&args.input.path)?;
+    let archive = &report.archive;
+    let opts = InspectOptions::default().manifests(args.manifests);
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    if args.images.is_empty() {
+        found.extend(engine::images(archive));
+    }
+    for name in &args.images {
+        match archive.find_image(Some(name)) {
+            Ok(img) => found.push(img),
+            Err(imgtar::SelectError::NotFound(_)) => {
+                missing.push(format!("No such image: {name}"));
+            }
+            Err(e) => missing.push(e.to_string()),
+        }
+    }
+    let out: Vec<_> = found
         .iter()
-        .map(|i| {
-            serde_json::json!({
-                "Id": i.id,
-                "RepoTags": i.repo_tags,
-                "Parent": i.parent.clone().unwrap_or_default(),
-                "Created": i.config.as_ref().and_then(|c| c.created.clone()),
-                "Architecture": i.platform.as_ref().map(|p| p.architecture.clone()),
-                "Os": i.platform.as_ref().map(|p| p.os.clone()),
-                "Variant": i.platform.as_ref().and_then(|p| p.variant.clone()),
-                "Size": i.layers.iter().filter_map(|l| l.uncompressed_size).sum::<u64>(),
-                "RootFS": {
-                    "Type": i.config.as_ref().and_then(|c| c.rootfs_type.clone()),
-                    "Layers": i.config.as_ref().map(|c| c.diff_ids.clone()).unwrap_or_default(),
-                },
-            })
-        })
+        .map(|img| engine::inspect(archive, img, &opts))
         .collect();
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, &images)?;
-    writeln!(out)?;
-    Ok(ExitCode::SUCCESS)
+    let mut stdout = std::io::stdout().lock();
+    crate::write_json(&mut stdout, &out)?;
+    stdout.flush()?;
+    for m in &missing {
+        eprintln!("Error: {m}");
+    }
+    Ok(if missing.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -2,8 +2,11 @@
 
 mod cat;
 mod diff;
+mod export;
+mod history;
 mod inspect;
 mod layers;
+mod ls;
 mod squash;
 mod tree;
 mod validate;
@@ -28,7 +31,7 @@ enum Command {
     /// Validate an archive; exit 0 when valid, 1 when an error finding exists, 2 when it
     /// cannot be read.
     Validate(validate::Args),
-    /// Print a JSON summary of the images in an archive.
+    /// Print ImageInspect JSON for images of an archive, like `docker image inspect`.
     Inspect(inspect::Args),
     /// List what each layer adds, changes and deletes, like `docker diff`.
     Diff(diff::Args),
@@ -40,6 +43,12 @@ enum Command {
     Cat(cat::Args),
     /// Report wasted space as dive does (bytes deleted or overwritten by later layers).
     Waste(waste::Args),
+    /// List the images of an archive, like `docker image ls`.
+    Ls(ls::Args),
+    /// Show the history of an image, like `docker history`.
+    History(history::Args),
+    /// Write some images of an archive to a new one, like `docker save`.
+    Export(export::Args),
 }
 
 /// Where to read from: a tarball, `-` for standard input, or an extracted directory.
@@ -47,6 +56,33 @@ enum Command {
 struct Input {
     /// Tarball (plain, gzip, zstd, xz or bzip2), `-` for standard input, or a directory.
     path: PathBuf,
+}
+
+/// Output format of listing commands.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    /// An aligned table, as the docker CLI prints it.
+    Table,
+    /// The Engine API's JSON.
+    Json,
+}
+
+/// Writes JSON indented by four spaces (as the docker CLI does) and a newline.
+fn write_json<T: serde::Serialize>(
+    out: &mut impl std::io::Write,
+    value: &T,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut *out, fmt);
+    value.serialize(&mut ser)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 fn main() -> ExitCode {
@@ -69,6 +105,9 @@ fn main() -> ExitCode {
         Command::Squash(a) => squash::run(a),
         Command::Cat(a) => cat::run(a),
         Command::Waste(a) => waste::run(a),
+        Command::Ls(a) => ls::run(a),
+        Command::History(a) => history::run(a),
+        Command::Export(a) => export::run(a),
     };
     match result {
         Ok(code) => code,

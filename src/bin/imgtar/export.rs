@@ -1,0 +1,41 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use imgtar::export::{self, ExportOptions, PlatformSpec};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The input: a tarball (plain or compressed) or an extracted archive directory.
+    path: PathBuf,
+    /// Images to write: `name:tag`, a bare `name` (every tag of it), `name@digest`, or an
+    /// image ID (full or a unique prefix; written without names).
+    #[arg(required = true)]
+    names: Vec<String>,
+    /// The archive to write (replaced if it exists; never the input).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Keep only this platform of multi-platform images: `os/arch[/variant]`.
+    #[arg(long)]
+    platform: Option<PlatformSpec>,
+}
+
+/// Writes the named images to a new archive, as `docker save` / `GET /images/get` does.
+pub fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let opts = ExportOptions::default().platform(args.platform);
+    let written = export::export(&args.path, &args.names, &args.output, &opts)?;
+    for (id, tags) in &written.images {
+        let names = if tags.is_empty() {
+            "<none>".to_string()
+        } else {
+            tags.join(", ")
+        };
+        eprintln!("{id} {names}");
+    }
+    eprintln!(
+        "wrote {} ({} image(s), {} member(s))",
+        written.path.display(),
+        written.images.len(),
+        written.members.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}

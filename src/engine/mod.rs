@@ -1,0 +1,121 @@
+//! Engine API answers offline: what `docker image inspect`, `docker image ls` and
+//! `docker image history` would report for the images of an archive once loaded, as serde
+//! types that carry the Engine API's own field names (moby `api/swagger.yaml`, API **v1.49**,
+//! Docker 28.1).
+//!
+//! ```
+//! let report = imgtar::Reader::new().open("testdata/real/podman-docker-two-names.tar.xz")?;
+//! let archive = &report.archive;
+//! let image = archive.find_image(Some("pretty-empty"))?;
+//! let inspect = imgtar::engine::inspect(archive, image, &Default::default());
+//! assert_eq!(inspect.repo_tags, ["pretty-empty:latest", "example.com/empty:latest"]);
+//! let list = imgtar::engine::list(archive, &imgtar::engine::ListOptions::default())?;
+//! assert_eq!(list.len(), 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # What a tarball can answer
+//!
+//! The answers are those of the graphdriver image store after `docker load` (FORMAT.md §9):
+//!
+//! - `Id` is `sha256:` + the sha256 of the config bytes. A pre-1.10 archive has no config: its
+//!   images are shown with the v1 ID of their top layer directory, and their `RootFS` lists
+//!   the computed DiffIDs of the layer chain, as `docker load` would record them.
+//! - `RepoTags` are the archive's names (manifest.json `RepoTags`, `repositories`, or the
+//!   `index.json` name annotations) normalized as `distribution/reference` does and shown in
+//!   their familiar form, sorted as moby's reference store sorts them; a name without a tag
+//!   reads as `:latest`.
+//! - `RepoDigests` are empty for archives whose manifests were generated at save time (Docker's
+//!   own saves); for OCI layouts and containerd exports, each name is paired with the digest of
+//!   its `index.json` entry, as the containerd image store reports it.
+//! - `Size` (and a history item's `Size`) is the sum, over the image's layers, of the sizes of
+//!   the regular files in each layer tar. That is overlay2's accounting (`directory.Size` of the
+//!   applied layer) without symlink target lengths: hardlinks count once (they are size-0
+//!   entries in a tar), directories and whiteouts count 0. A layer whose blob is absent counts 0.
+//!   It is not the tar length, nor the compressed size.
+//! - `Metadata.LastTagTime` is Go's zero time: an image `docker load` created was never tagged
+//!   by `docker tag`. `GraphDriver` depends on the daemon and is left out.
+//! - `Descriptor` (and `Manifests` on request) are given for images reached through an OCI
+//!   `index.json`, as the containerd image store gives them: the `index.json` entry, and one
+//!   summary per image manifest under it (absent platforms included, `Available: false`). A
+//!   manifest's unpacked size uses the same measure as `Size`.
+//! - `Containers` is -1 ("not computed"): nothing runs offline. `SharedSize` is -1 unless asked
+//!   for; then it is the sum of the sizes of the layers whose ChainID another image of the
+//!   archive also uses.
+//!
+//! Where API versions differ, v1.49 is followed: `Parent`, `Comment`, `DockerVersion` and
+//! `Author` are always present; `Config` carries the legacy container-config fields with their
+//! zero values (`"Hostname": ""`, `"Cmd": null`, ...) in alphabetical order and comes last, as
+//! Docker 28 marshals it; `VirtualSize` (API < 1.44) is not set.
+
+pub(crate) mod facts;
+mod filters;
+mod history;
+pub mod human;
+mod inspect;
+mod summary;
+pub mod time;
+
+pub use filters::{FilterError, Filters};
+pub use history::{history, HistoryItem};
+pub use inspect::{
+    inspect, AttestationProperties, DriverData, HealthConfig, ImageConfig, ImageInspect,
+    ImageProperties, InspectOptions, ManifestKind, ManifestSize, ManifestSummary, Metadata,
+    OciDescriptor, OciPlatform, RootFs, UnpackedSize,
+};
+pub use summary::{list, ImageSummary, ListOptions};
+
+use crate::select::SelectError;
+
+/// The images of an archive as an image store holds them: [`Archive::images`] without the
+/// repeats of an OCI layout that names one image in several `index.json` entries.
+///
+/// [`Archive::images`]: crate::Archive::images
+pub fn images(archive: &crate::Archive) -> Vec<&crate::Image> {
+    archive
+        .images
+        .iter()
+        .enumerate()
+        .filter(|(n, _)| !facts::is_repeat(archive, *n))
+        .map(|(_, i)| i)
+        .collect()
+}
+
+/// Why an Engine API answer could not be given. The messages are the daemon's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// An image named in a request (or a filter) is not in the archive.
+    #[error("No such image: {0}")]
+    NoSuchImage(String),
+    /// An image name matched several images.
+    #[error(transparent)]
+    Select(#[from] SelectError),
+    /// A filter is unknown or has a bad value.
+    #[error(transparent)]
+    Filter(#[from] FilterError),
+    /// The config's history has more non-empty entries than the image has layers.
+    #[error("too many non-empty layers in History section")]
+    TooManyNonEmptyLayers,
+}
+
+/// serde support for fields that may be absent, `null`, or a value (`Option<Option<T>>`).
+pub(crate) mod nullable {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub(crate) fn serialize<S: Serializer, T: Serialize>(
+        v: &Option<Option<T>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(inner) => inner.serialize(s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(d).map(Some)
+    }
+}

@@ -1,0 +1,311 @@
+//! Writing a planned export: one more pass over the input, copying the planned members into a
+//! temporary tar beside the output, then the generated documents; the result is validated and
+//! renamed into place.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use crate::archive::member::Member;
+use crate::digest::HashingReader;
+use crate::export::plan::{Out, Plan};
+use crate::export::{io_err, ExportError};
+use crate::model::Archive;
+use crate::Severity;
+
+/// What an export wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// The output file.
+    pub path: PathBuf,
+    /// The IDs of the images written, with their tags.
+    pub images: Vec<(String, Vec<String>)>,
+    /// The member paths written, in order.
+    pub members: Vec<String>,
+}
+
+/// Header fields kept from the input.
+#[derive(Clone, Copy)]
+struct Meta {
+    mode: u32,
+    mtime: u64,
+    uid: u64,
+    gid: u64,
+}
+
+impl Meta {
+    fn of(member: &Member, h: Option<&tar::Header>) -> Meta {
+        Meta {
+            mode: h.and_then(|h| h.mode().ok()).unwrap_or(member.mode),
+            mtime: h.and_then(|h| h.mtime().ok()).unwrap_or(0),
+            uid: h.and_then(|h| h.uid().ok()).unwrap_or(0),
+            gid: h.and_then(|h| h.gid().ok()).unwrap_or(0),
+        }
+    }
+}
+
+fn header(kind: tar::EntryType, meta: Meta, size: u64) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_mode(meta.mode);
+    h.set_mtime(meta.mtime);
+    h.set_uid(meta.uid);
+    h.set_gid(meta.gid);
+    h.set_size(size);
+    h
+}
+
+struct Sink<W: Write> {
+    tar: tar::Builder<W>,
+    written: Vec<String>,
+}
+
+impl<W: Write> Sink<W> {
+    /// Writes the outputs made from one input member; `content` is its body.
+    fn emit(
+        &mut self,
+        member: &Member,
+        meta: Meta,
+        outs: &[Out],
+        content: &mut dyn Read,
+    ) -> Result<(), ExportError> {
+        let mut body_used = false;
+        for o in outs {
+            match o {
+                Out::Dir(p) => {
+                    let mut h = header(tar::EntryType::Directory, meta, 0);
+                    self.tar
+                        .append_data(&mut h, format!("{p}/"), io::empty())
+                        .map_err(io_err(format!("writing {p}/")))?;
+                    self.written.push(p.clone());
+                }
+                Out::File(p) => {
+                    if body_used {
+                        return Err(ExportError::Incomplete(format!(
+                            "{p:?}: one member's content planned twice"
+                        )));
+                    }
+                    body_used = true;
+                    let want = member.digest.clone().ok_or_else(|| {
+                        ExportError::InputChanged(format!("{} has no digest", member.path))
+                    })?;
+                    let mut h = header(tar::EntryType::Regular, meta, member.size);
+                    let mut hashed = HashingReader::new(content.take(member.size));
+                    self.tar
+                        .append_data(&mut h, p, &mut hashed)
+                        .map_err(io_err(format!("writing {p}")))?;
+                    let (got, n) = hashed.finish();
+                    if got != want || n != member.size {
+                        return Err(ExportError::InputChanged(format!(
+                            "{} now has {n} bytes with digest {got}, the first read saw {} bytes with {want}",
+                            member.path, member.size
+                        )));
+                    }
+                    self.written.push(p.clone());
+                }
+                Out::Symlink(p, target) | Out::Hardlink(p, target) => {
+                    let kind = if matches!(o, Out::Symlink(..)) {
+                        tar::EntryType::Symlink
+                    } else {
+                        tar::EntryType::Link
+                    };
+                    let mut h = header(
+                        kind,
+                        Meta {
+                            mode: 0o777,
+                            ..meta
+                        },
+                        0,
+                    );
+                    self.tar
+                        .append_link(&mut h, p, target)
+                        .map_err(io_err(format!("writing {p}")))?;
+                    self.written.push(p.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs `f` on each planned input member with its tar header and content, in input order.
+fn each_member(
+    input: &Path,
+    archive: &Archive,
+    plan: &Plan,
+    mut f: impl FnMut(&Member, Option<&tar::Header>, &[Out], &mut dyn Read) -> Result<(), ExportError>,
+) -> Result<(), ExportError> {
+    if std::fs::metadata(input)
+        .map_err(io_err(format!("reading {}", input.display())))?
+        .is_dir()
+    {
+        for (&i, outs) in &plan.outputs {
+            let Some(m) = archive.members.get(i) else {
+                continue;
+            };
+            let path = input.join(&m.name);
+            let mut content: Box<dyn Read> = if m.is_file() {
+                Box::new(BufReader::new(
+                    File::open(&path).map_err(io_err(format!("reading {}", path.display())))?,
+                ))
+            } else {
+                Box::new(io::empty())
+            };
+            f(m, None, outs, &mut content)?;
+        }
+        return Ok(());
+    }
+    let by_offset: BTreeMap<u64, usize> = plan
+        .outputs
+        .keys()
+        .filter_map(|&i| Some((archive.members.get(i)?.offset?, i)))
+        .collect();
+    let file = File::open(input).map_err(io_err(format!("reading {}", input.display())))?;
+    let mut raw = BufReader::with_capacity(1 << 20, file);
+    let head = crate::compress::read_head(&mut raw, crate::compress::SNIFF_LEN)
+        .map_err(io_err("reading the input"))?;
+    let stream = io::Cursor::new(head.clone()).chain(raw);
+    let decoded = crate::compress::decoder(crate::Compression::sniff(&head), stream)
+        .map_err(io_err("decompressing the input"))?;
+    let mut tar = tar::Archive::new(decoded);
+    let mut done = 0usize;
+    for entry in tar.entries().map_err(io_err("reading the input"))? {
+        let mut entry = entry.map_err(io_err("reading the input"))?;
+        let Some(&i) = by_offset.get(&entry.raw_header_position()) else {
+            continue;
+        };
+        let (Some(m), Some(outs)) = (archive.members.get(i), plan.outputs.get(&i)) else {
+            continue;
+        };
+        let h = entry.header().clone();
+        f(m, Some(&h), outs, &mut entry)?;
+        done += 1;
+        if done == by_offset.len() {
+            break;
+        }
+    }
+    if done != by_offset.len() {
+        return Err(ExportError::InputChanged(format!(
+            "{} planned member(s) were not found on the second read",
+            by_offset.len() - done
+        )));
+    }
+    Ok(())
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) if x == y => return true,
+        _ => {}
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(x), Ok(y)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+            return x.dev() == y.dev() && x.ino() == y.ino();
+        }
+    }
+    false
+}
+
+/// Removes the temporary file unless disarmed.
+struct TempFile(Option<PathBuf>);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Writes `plan` (made from `archive`, read from `input`) to `output`: a temporary file in
+/// the output's directory, validated, then renamed over `output`. Refuses to replace `input`.
+pub fn write(
+    input: &Path,
+    archive: &Archive,
+    plan: &Plan,
+    output: &Path,
+) -> Result<Written, ExportError> {
+    if input == Path::new("-") {
+        return Err(ExportError::Stdin);
+    }
+    if same_file(input, output) {
+        return Err(ExportError::SameFile(output.to_path_buf()));
+    }
+    let dir = match output.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = output
+        .file_name()
+        .ok_or_else(|| ExportError::Io {
+            context: format!("{} names no file", output.display()),
+            source: io::Error::from(io::ErrorKind::InvalidInput),
+        })?
+        .to_string_lossy()
+        .into_owned();
+    let tmp_path = dir.join(format!(".{name}.imgtar-{}.tmp", std::process::id()));
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp_path)
+        .map_err(io_err(format!("creating {}", tmp_path.display())))?;
+    let mut guard = TempFile(Some(tmp_path.clone()));
+    let mut sink = Sink {
+        tar: tar::Builder::new(BufWriter::with_capacity(1 << 20, file)),
+        written: Vec::new(),
+    };
+    sink.tar.mode(tar::HeaderMode::Complete);
+    each_member(input, archive, plan, |m, h, outs, content| {
+        sink.emit(m, Meta::of(m, h), outs, content)
+    })?;
+    for (p, bytes) in &plan.docs {
+        let meta = Meta {
+            mode: 0o644,
+            mtime: 0,
+            uid: 0,
+            gid: 0,
+        };
+        let mut h = header(tar::EntryType::Regular, meta, bytes.len() as u64);
+        sink.tar
+            .append_data(&mut h, p, bytes.as_slice())
+            .map_err(io_err(format!("writing {p}")))?;
+        sink.written.push(p.clone());
+    }
+    let buffered = sink.tar.into_inner().map_err(io_err("finishing the tar"))?;
+    let file = buffered.into_inner().map_err(|e| ExportError::Io {
+        context: "flushing the output".to_string(),
+        source: e.into_error(),
+    })?;
+    file.sync_all().map_err(io_err("syncing the output"))?;
+    drop(file);
+    let report = crate::Reader::new().open(&tmp_path)?;
+    let errors: Vec<String> = report
+        .findings_at_least(Severity::Error)
+        .map(ToString::to_string)
+        .collect();
+    if !errors.is_empty() {
+        return Err(ExportError::Invalid(errors.join("\n")));
+    }
+    std::fs::rename(&tmp_path, output).map_err(io_err(format!(
+        "renaming {} to {}",
+        tmp_path.display(),
+        output.display()
+    )))?;
+    guard.0 = None;
+    let images = plan
+        .images
+        .iter()
+        .filter_map(|s| {
+            let img = archive.images.get(s.image)?;
+            Some((crate::engine::facts::image_id(img), s.tags.clone()))
+        })
+        .collect();
+    Ok(Written {
+        path: output.to_path_buf(),
+        images,
+        members: sink.written,
+    })
+}
