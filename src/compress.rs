@@ -4,6 +4,7 @@
 //! type: every reference loader does the same, and real archives carry misleading names
 //! (gzip data in `layer.tar`, a gzip archive named `.tar`).
 
+use std::cell::Cell;
 use std::io::{self, Read};
 
 use serde::Serialize;
@@ -48,6 +49,88 @@ impl Compression {
             [b'B', b'Z', b'h', ..] => Compression::Bzip2,
             _ => Compression::None,
         }
+    }
+}
+
+/// A decompression limit that was passed (carried inside an `io::Error` from the decoder).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("limit exceeded: {limit} is {value}, the limit is {max}")]
+pub struct LimitHit {
+    /// Name of the [`Limits`](crate::Limits) field.
+    pub limit: &'static str,
+    /// The value met.
+    pub value: u64,
+    /// The configured maximum.
+    pub max: u64,
+}
+
+impl LimitHit {
+    /// The limit carried by an I/O error, if that is why it failed.
+    pub fn of(e: &io::Error) -> Option<LimitHit> {
+        // Parsers wrap the decoder's error (tar-rs adds a description), so walk the chain.
+        let mut cur: Option<&(dyn std::error::Error + 'static)> =
+            e.get_ref().map(|x| x as &(dyn std::error::Error + 'static));
+        while let Some(err) = cur {
+            if let Some(hit) = err.downcast_ref::<LimitHit>() {
+                return Some(*hit);
+            }
+            cur = match err.downcast_ref::<io::Error>().and_then(|io| io.get_ref()) {
+                Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+                None => err.source(),
+            };
+        }
+        None
+    }
+}
+
+/// Counts the compressed bytes a decoder consumes.
+pub(crate) struct CountInto<'c, R> {
+    pub inner: R,
+    pub count: &'c Cell<u64>,
+}
+
+impl<R: Read> Read for CountInto<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get().saturating_add(n as u64));
+        Ok(n)
+    }
+}
+
+/// Ratios are only judged past this much output, so small streams of zeros are not flagged.
+const RATIO_FLOOR: u64 = 16 << 20;
+
+/// Stops a decoder's output at [`Limits::max_decompressed_bytes`](crate::Limits) and at
+/// [`Limits::max_decompression_ratio`](crate::Limits) times the compressed bytes consumed
+/// (a decompression bomb), with an error carrying a [`LimitHit`].
+pub(crate) struct Bounded<'c, R> {
+    pub inner: R,
+    pub out: u64,
+    pub consumed: &'c Cell<u64>,
+    pub max_out: u64,
+    pub max_ratio: u64,
+}
+
+impl<R: Read> Read for Bounded<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.out = self.out.saturating_add(n as u64);
+        if self.out > self.max_out {
+            return Err(io::Error::other(LimitHit {
+                limit: "max_decompressed_bytes",
+                value: self.out,
+                max: self.max_out,
+            }));
+        }
+        let ratio = self.out / self.consumed.get().max(1);
+        if self.out > RATIO_FLOOR && ratio > self.max_ratio {
+            return Err(io::Error::other(LimitHit {
+                limit: "max_decompression_ratio",
+                value: ratio,
+                max: self.max_ratio,
+            }));
+        }
+        Ok(n)
     }
 }
 

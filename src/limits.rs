@@ -24,6 +24,13 @@ pub struct Limits {
     pub max_link_depth: u32,
     /// Most nested OCI indexes followed. Default: [`Limits::DEFAULT_MAX_INDEX_DEPTH`].
     pub max_index_depth: u32,
+    /// Most bytes one compressed stream (the outer archive or a layer) may decompress to.
+    /// Default: [`Limits::DEFAULT_MAX_DECOMPRESSED_BYTES`].
+    pub max_decompressed_bytes: u64,
+    /// Largest ratio of decompressed to compressed bytes, judged once a stream has produced
+    /// 16 MiB (gzip cannot pass about 1032:1; zstd, xz and bzip2 bombs can).
+    /// Default: [`Limits::DEFAULT_MAX_DECOMPRESSION_RATIO`].
+    pub max_decompression_ratio: u64,
 }
 
 impl Limits {
@@ -42,6 +49,11 @@ impl Limits {
     /// Default for [`Limits::max_index_depth`]: 16.
     pub const DEFAULT_MAX_INDEX_DEPTH: u32 = 16;
 
+    /// Default for [`Limits::max_decompressed_bytes`]: 64 GiB.
+    pub const DEFAULT_MAX_DECOMPRESSED_BYTES: u64 = 64 << 30;
+    /// Default for [`Limits::max_decompression_ratio`]: 10 000.
+    pub const DEFAULT_MAX_DECOMPRESSION_RATIO: u64 = 10_000;
+
     /// No bound except the link depth (which guards against loops).
     pub const UNLIMITED: Limits = Limits {
         max_json_bytes: u64::MAX,
@@ -51,6 +63,8 @@ impl Limits {
         max_path_bytes: u64::MAX,
         max_link_depth: 4096,
         max_index_depth: 4096,
+        max_decompressed_bytes: u64::MAX,
+        max_decompression_ratio: u64::MAX,
     };
 }
 
@@ -64,6 +78,8 @@ impl Default for Limits {
             max_path_bytes: Self::DEFAULT_MAX_PATH_BYTES,
             max_link_depth: Self::DEFAULT_MAX_LINK_DEPTH,
             max_index_depth: Self::DEFAULT_MAX_INDEX_DEPTH,
+            max_decompressed_bytes: Self::DEFAULT_MAX_DECOMPRESSED_BYTES,
+            max_decompression_ratio: Self::DEFAULT_MAX_DECOMPRESSION_RATIO,
         }
     }
 }

@@ -350,6 +350,12 @@ fn fake_digest(seed: &str) -> String {
 const HELLO_BLOB: &str =
     "blobs/sha256/2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
 
+fn small_decompression_limit() -> Limits {
+    let mut l = Limits::default();
+    l.max_decompressed_bytes = 100_000;
+    l
+}
+
 fn small_json_limit() -> Limits {
     let mut l = Limits::default();
     l.max_json_bytes = 4096;
@@ -532,13 +538,14 @@ cases! {
         expect: Code::DuplicateMember, severity: W, at: At::Member("repositories"), ..D
     };
     duplicate_member_different_content: Case {
-        // A second manifest.json that tags the image differently (docker load reads this one).
+        // A second manifest.json that tags the image differently (docker load reads this one,
+        // containers/image and go-containerregistry the first): the loaders disagree.
         build: || docker_members(|s, p| {
             let mut m = s.manifest.clone();
             m[0]["RepoTags"] = json!(["busybox:second"]);
             p.add("manifest.json", Kind::File(to_json_line(&m)));
         }),
-        expect: Code::DuplicateMember, severity: W, at: At::Member("manifest.json"), ..D
+        expect: Code::DuplicateMember, severity: E, at: At::Member("manifest.json"), ..D
     };
     duplicate_member_long_name: Case {
         // Offsets point at the member's own header, after its GNU long-name record.
@@ -1074,6 +1081,23 @@ cases! {
             top_layer_bytes(bytes)
         },
         expect: Code::LayerDecompressError, severity: E, at: At::Mark("layer"), ..D
+    };
+    limit_exceeded_zstd_bomb: Case {
+        // 32 MiB of zeros in a layer that zstd stores in a few hundred bytes: past the default
+        // decompression ratio (10 000) once 16 MiB have come out.
+        build: || {
+            let bomb = Plan::new().file("zeros", &vec![0u8; 32 << 20]).build().bytes;
+            top_layer_bytes(zstd(&bomb))
+        },
+        expect: Code::LimitExceeded, severity: E, at: At::Mark("layer"), ..D
+    };
+    limit_exceeded_decompressed_bytes: Case {
+        build: || {
+            let big = Plan::new().file("opt/data", &[7u8; 200_000]).build().bytes;
+            top_layer_bytes(gzip(&big))
+        },
+        expect: Code::LimitExceeded, severity: E, at: At::Mark("layer"),
+        limits: Some(small_decompression_limit), ..D
     };
     layer_gzip_truncated: Case {
         build: || {

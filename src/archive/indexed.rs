@@ -73,6 +73,9 @@ pub(crate) fn walk_file(
         for entry in entries {
             let entry = match entry {
                 Ok(e) => e,
+                // tar-rs's seeking walk reports the end of the file right after a member as
+                // an error; the streaming walk sees a clean end there.
+                Err(_) if h.next_header >= file_len => break,
                 Err(e) => {
                     h.error(&e);
                     break;
@@ -89,6 +92,10 @@ pub(crate) fn walk_file(
                 });
                 if present < size {
                     h.truncated(i, present);
+                    break;
+                }
+                if file_len < h.next_header {
+                    h.cut_short();
                     break;
                 }
             }
@@ -167,7 +174,9 @@ pub(crate) fn walk_file(
         pos: at,
         end: file_len,
     };
-    let tar_bytes = h.tail_from(&mut rest, at, saw_zero);
+    let tar_bytes = h
+        .tail_from(&mut rest, at, saw_zero)
+        .map_err(io_err(at, None))?;
     Ok(Some(Walk {
         compression: Compression::None,
         members: h.members,

@@ -48,11 +48,19 @@ impl<R: Read> Read for Retry<R> {
     }
 }
 
+/// An I/O error at `offset`, or the limit error it carries.
 pub(crate) fn io_err(offset: u64, entry: Option<String>) -> impl FnOnce(io::Error) -> Error {
-    move |source| Error::Io {
-        offset,
-        entry,
-        source,
+    move |source| match compress::LimitHit::of(&source) {
+        Some(hit) => Error::Limit {
+            limit: hit.limit,
+            value: hit.value,
+            max: hit.max,
+        },
+        None => Error::Io {
+            offset,
+            entry,
+            source,
+        },
     }
 }
 
@@ -65,7 +73,13 @@ pub(crate) fn check_tar_head(tar_head: &[u8]) -> Result<()> {
         });
     }
     if !compress::looks_like_tar(tar_head) {
-        let reason = if tar_head.len() < 512 {
+        let inner = Compression::sniff(tar_head);
+        let reason = if inner != Compression::None {
+            format!(
+                "the decompressed stream is {}-compressed again; docker load decompresses only once",
+                inner.as_str()
+            )
+        } else if tar_head.len() < 512 {
             format!("only {} bytes, shorter than one tar block", tar_head.len())
         } else {
             "the first block is not a tar header (bad checksum)".to_string()
@@ -107,19 +121,34 @@ impl<'l> Headers<'l> {
         }
     }
 
-    /// Records a header that failed to parse.
+    /// Records a header that failed to parse (or the input ending before it).
     pub(crate) fn error(&mut self, e: &io::Error) {
-        let code =
-            if e.kind() == io::ErrorKind::UnexpectedEof || e.to_string().contains("entire block") {
-                Code::TruncatedArchive
-            } else {
-                Code::CorruptHeader
-            };
+        let msg = e.to_string();
+        if e.kind() == io::ErrorKind::UnexpectedEof
+            || msg.contains("EOF")
+            || msg.contains("entire block")
+        {
+            self.cut_short();
+            return;
+        }
         let at = self.next_header;
         self.findings.push(
             Finding::new(
-                code,
-                format!("the outer tar stops parsing at byte {at}: {e}"),
+                Code::CorruptHeader,
+                format!("the outer tar stops parsing at byte {at}: {msg}"),
+            )
+            .at_offset(at),
+        );
+        self.stopped = true;
+    }
+
+    /// Records that the input ends inside the last member's padding or the next header.
+    pub(crate) fn cut_short(&mut self) {
+        let at = self.next_header;
+        self.findings.push(
+            Finding::new(
+                Code::TruncatedArchive,
+                format!("the archive is cut short before byte {at}, inside the last member's padding or the next header"),
             )
             .at_offset(at),
         );
@@ -233,10 +262,16 @@ impl<'l> Headers<'l> {
     /// ends the archive, end of input after one zero block is tolerated, a partial block is
     /// an unexpected EOF and a non-zero block a header error. Returns the tar's length: the end
     /// of the end-of-archive marker, or the whole input's length when parsing stopped early.
-    pub(crate) fn tail_from<R: Read>(&mut self, r: &mut R, at: u64, saw_zero: bool) -> u64 {
+    /// `Err` only for a decompression limit passed while reading the rest.
+    pub(crate) fn tail_from<R: Read>(
+        &mut self,
+        r: &mut R,
+        at: u64,
+        saw_zero: bool,
+    ) -> io::Result<u64> {
         if self.stopped {
-            let rest = io::copy(r, &mut io::sink()).unwrap_or(0);
-            return at.saturating_add(rest);
+            let rest = drain_keeping_limits(r)?;
+            return Ok(at.saturating_add(rest));
         }
         if !saw_zero {
             if !self.members.is_empty() {
@@ -248,10 +283,11 @@ impl<'l> Headers<'l> {
                     .at_offset(at),
                 );
             }
-            return at;
+            return Ok(at);
         }
         let second = match compress::read_head(r, 512) {
             Ok(b) => b,
+            Err(e) if compress::LimitHit::of(&e).is_some() => return Err(e),
             Err(e) => {
                 self.findings.push(
                     Finding::new(
@@ -260,11 +296,11 @@ impl<'l> Headers<'l> {
                     )
                     .at_offset(at),
                 );
-                return at;
+                return Ok(at);
             }
         };
         let marker_end = match second.len() {
-            0 => return at,
+            0 => return Ok(at),
             512 if second.iter().all(|&b| b == 0) => at.saturating_add(512),
             512 => {
                 self.findings.push(
@@ -275,8 +311,8 @@ impl<'l> Headers<'l> {
                     .at_offset(at),
                 );
                 self.stopped = true;
-                let rest = io::copy(r, &mut io::sink()).unwrap_or(0);
-                return at.saturating_add(512).saturating_add(rest);
+                let rest = drain_keeping_limits(r)?;
+                return Ok(at.saturating_add(512).saturating_add(rest));
             }
             n => {
                 self.findings.push(
@@ -287,12 +323,14 @@ impl<'l> Headers<'l> {
                     .at_offset(at),
                 );
                 self.stopped = true;
-                return at.saturating_add(n as u64);
+                return Ok(at.saturating_add(n as u64));
             }
         };
         let mut count = NonZero::default();
-        let err = io::copy(r, &mut count).err();
-        if let Some(e) = err {
+        if let Err(e) = io::copy(r, &mut count) {
+            if compress::LimitHit::of(&e).is_some() {
+                return Err(e);
+            }
             self.findings.push(
                 Finding::new(
                     Code::TruncatedArchive,
@@ -313,7 +351,22 @@ impl<'l> Headers<'l> {
                 .at_offset(marker_end),
             );
         }
-        marker_end
+        Ok(marker_end)
+    }
+}
+
+/// Reads `r` to its end; a read error ends it quietly unless it is a decompression limit.
+fn drain_keeping_limits<R: Read>(r: &mut R) -> io::Result<u64> {
+    let mut n = 0u64;
+    let mut buf = [0u8; 8192];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => return Ok(n),
+            Ok(k) => n = n.saturating_add(k as u64),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if compress::LimitHit::of(&e).is_some() => return Err(e),
+            Err(_) => return Ok(n),
+        }
     }
 }
 
@@ -348,8 +401,27 @@ pub(crate) fn walk_stream(
     let input = &mut input;
     let head = compress::read_head(input, compress::SNIFF_LEN).map_err(io_err(0, None))?;
     let compression = Compression::sniff(&head);
-    let raw = io::Cursor::new(head).chain(input);
-    let mut decoded = compress::decoder(compression, raw).map_err(io_err(0, None))?;
+    let consumed = std::cell::Cell::new(0u64);
+    let raw = compress::CountInto {
+        inner: io::Cursor::new(head).chain(input),
+        count: &consumed,
+    };
+    let decoded = compress::decoder(compression, raw).map_err(io_err(0, None))?;
+    let mut decoded = compress::Bounded {
+        inner: decoded,
+        out: 0,
+        consumed: &consumed,
+        max_out: if compression == Compression::None {
+            u64::MAX
+        } else {
+            limits.max_decompressed_bytes
+        },
+        max_ratio: if compression == Compression::None {
+            u64::MAX
+        } else {
+            limits.max_decompression_ratio
+        },
+    };
     let tar_head = compress::read_head(&mut decoded, 512).map_err(io_err(0, None))?;
     check_tar_head(&tar_head)?;
     let mut pos = Position {
@@ -371,6 +443,9 @@ pub(crate) fn walk_stream(
             let mut entry = match entry {
                 Ok(e) => e,
                 Err(e) => {
+                    if compress::LimitHit::of(&e).is_some() {
+                        return Err(io_err(h.next_header, None)(e));
+                    }
                     h.error(&e);
                     break;
                 }
@@ -397,7 +472,9 @@ pub(crate) fn walk_stream(
     // Whatever follows the last member.
     let at = pos.pos;
     let saw_zero = !h.stopped && at > h.next_header;
-    let tar_bytes = h.tail_from(&mut pos, at, saw_zero);
+    let tar_bytes = h
+        .tail_from(&mut pos, at, saw_zero)
+        .map_err(io_err(at, None))?;
     Ok(Walk {
         compression,
         members: h.members,

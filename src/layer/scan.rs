@@ -27,6 +27,15 @@ pub enum TarStatus {
         /// The parser's message.
         message: String,
     },
+    /// Decompression stopped at a [`Limits`] bound (a decompression bomb?).
+    LimitExceeded {
+        /// Name of the [`Limits`] field.
+        limit: String,
+        /// The value met.
+        value: u64,
+        /// The configured maximum.
+        max: u64,
+    },
     /// The decompressor failed.
     DecompressError {
         /// Decompressed bytes produced before the failure.
@@ -155,6 +164,7 @@ pub(crate) fn scan_blob<R: Read>(
         ..LayerScan::default()
     };
     let failed = Cell::new(false);
+    let consumed = Cell::new(0u64);
     {
         let source = io::Cursor::new(head).chain(Flagged {
             inner: &mut *blob,
@@ -174,9 +184,19 @@ pub(crate) fn scan_blob<R: Read>(
                 }
             }
         } else {
+            let source = compress::CountInto {
+                inner: source,
+                count: &consumed,
+            };
             match compress::decoder(compression, source) {
                 Ok(d) => {
-                    let mut diff = HashingReader::new(d);
+                    let mut diff = HashingReader::new(compress::Bounded {
+                        inner: d,
+                        out: 0,
+                        consumed: &consumed,
+                        max_out: limits.max_decompressed_bytes,
+                        max_ratio: limits.max_decompression_ratio,
+                    });
                     scan_tar(&mut diff, limits, &mut scan);
                     let mut sink = NonZeroSink(0);
                     match io::copy(&mut diff, &mut sink) {
@@ -184,7 +204,13 @@ pub(crate) fn scan_blob<R: Read>(
                             scan.trailing_bytes = sink.0;
                             let (d, n) = diff.finish();
                             scan.uncompressed_size = n;
-                            if !matches!(scan.status, Some(TarStatus::DecompressError { .. })) {
+                            if !matches!(
+                                scan.status,
+                                Some(
+                                    TarStatus::DecompressError { .. }
+                                        | TarStatus::LimitExceeded { .. }
+                                )
+                            ) {
                                 scan.diff_id = Some(d);
                             }
                         }
@@ -193,10 +219,7 @@ pub(crate) fn scan_blob<R: Read>(
                                 return Err(e);
                             }
                             scan.uncompressed_size = diff.count();
-                            scan.status = Some(TarStatus::DecompressError {
-                                offset: diff.count(),
-                                message: e.to_string(),
-                            });
+                            scan.status = Some(decode_failure(diff.count(), &e));
                         }
                     }
                 }
@@ -329,7 +352,25 @@ fn scan_tar<R: Read>(r: &mut R, limits: &Limits, scan: &mut LayerScan) {
     }
 }
 
+/// What a failed read of the decompressed stream means.
+fn decode_failure(offset: u64, e: &io::Error) -> TarStatus {
+    match compress::LimitHit::of(e) {
+        Some(hit) => TarStatus::LimitExceeded {
+            limit: hit.limit.to_string(),
+            value: hit.value,
+            max: hit.max,
+        },
+        None => TarStatus::DecompressError {
+            offset,
+            message: e.to_string(),
+        },
+    }
+}
+
 fn classify_tar_error(offset: u64, e: io::Error) -> TarStatus {
+    if compress::LimitHit::of(&e).is_some() {
+        return decode_failure(offset, &e);
+    }
     // Errors that come from the decompressor are reported as such; tar-rs reports its own
     // format problems as `Other` with a description.
     let msg = e.to_string();

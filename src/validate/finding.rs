@@ -84,7 +84,8 @@ codes! {
     /// R3: a link chain that loops or is longer than `Limits::max_link_depth`.
     LinkLoop = "link-loop", Error, Some(3);
     /// R4: the same member name appears more than once (docker load keeps the last copy,
-    /// containers/image and go-containerregistry the first).
+    /// containers/image and go-containerregistry the first): a warning when the copies are
+    /// identical, an error when they differ (the loaders would disagree).
     DuplicateMember = "duplicate-member", Warning, Some(4);
     /// R5: the layout that was recognised.
     Layout = "layout", Info, Some(5);
@@ -217,6 +218,9 @@ codes! {
     AufsHardlinkMissing = "aufs-hardlink-missing", Error, Some(39);
     /// R40: a hardlink whose target is neither in its layer nor in a lower one.
     HardlinkTargetMissing = "hardlink-target-missing", Warning, Some(40);
+    /// A layer stopped decompressing at a `Limits` bound (`max_decompressed_bytes`, or
+    /// `max_decompression_ratio`: a decompression bomb); its DiffID cannot be checked.
+    LimitExceeded = "limit-exceeded", Error, None;
     /// A member whose size passes `Limits::max_json_bytes` was not parsed.
     MetadataTooLarge = "metadata-too-large", Error, None;
 }

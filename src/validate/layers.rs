@@ -83,6 +83,14 @@ fn report_scan(cx: &mut Ctx<'_>, i: usize) {
                     i,
                     format!("the layer tar stops parsing at byte {offset} of the decompressed stream: {message}"),
                 )),
+                Some(TarStatus::LimitExceeded { limit, value, max }) => out.push(cx.at(
+                    Code::LimitExceeded,
+                    i,
+                    format!(
+                        "{} decompression stopped: {limit} is {value}, the limit is {max} (a decompression bomb?); raise Limits::{limit} to read it",
+                        scan.compression.map_or("", |c| c.as_str())
+                    ),
+                )),
                 Some(TarStatus::DecompressError { offset, message }) => out.push(cx.at(
                     Code::LayerDecompressError,
                     i,

@@ -29,16 +29,22 @@ pub(super) fn check(cx: &mut Ctx<'_>) {
                     f.digest.is_some() && f.digest == m.digest && f.kind == m.kind
                 });
                 let first_off = cx.members.get(first).and_then(|f| f.offset);
-                out.push(cx.at(
+                let f = cx.at(
                     Code::DuplicateMember,
                     i,
                     format!(
                         "{:?} appears again (first at byte {}){}: docker load keeps this last copy, containers/image and go-containerregistry the first",
                         m.name,
                         first_off.map_or_else(|| "?".to_string(), |o| o.to_string()),
-                        if same { ", with the same content" } else { ", with different content" }
+                        if same { ", with the same content" } else { ", with different content, so loaders disagree on what the archive holds" }
                     ),
-                ));
+                );
+                // Copies that differ are a parser differential: not trusted silently.
+                out.push(if same {
+                    f
+                } else {
+                    f.with_severity(crate::Severity::Error)
+                });
             }
         }
         seen.insert(m.path.as_str(), i);
