@@ -122,7 +122,10 @@ impl<R: Read> Read for Bounded<'_, R> {
                 max: self.max_out,
             }));
         }
-        let ratio = self.out / self.consumed.get().max(1);
+        let ratio = self
+            .out
+            .checked_div(self.consumed.get())
+            .unwrap_or(self.out);
         if self.out > RATIO_FLOOR && ratio > self.max_ratio {
             return Err(io::Error::other(LimitHit {
                 limit: "max_decompression_ratio",

@@ -43,7 +43,7 @@ impl Read for Trickle<'_> {
 pub fn read(data: &[u8]) {
     let reader = Reader::new().limits(small_limits());
     let whole = reader.read(data);
-    let step = 1 + usize::from(data.first().copied().unwrap_or(0)) % 13;
+    let step = usize::from(data.first().copied().unwrap_or(0) % 13).saturating_add(1);
     let trickled = reader.read(Trickle { data, step });
     match (&whole, &trickled) {
         (Ok(a), Ok(b)) => {

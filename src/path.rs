@@ -70,7 +70,7 @@ pub fn parent(path: &str) -> &str {
 /// The last component of a cleaned path.
 pub fn basename(path: &str) -> &str {
     match path.rfind('/') {
-        Some(i) => path.get(i + 1..).unwrap_or(""),
+        Some(i) => path.get(i.saturating_add(1)..).unwrap_or(""),
         None => path,
     }
 }

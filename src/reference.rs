@@ -63,7 +63,7 @@ fn valid_path_component(c: &str) -> bool {
         let x = b.get(i).copied().unwrap_or(0);
         if alnum(x) {
             need_alnum = false;
-            i += 1;
+            i = i.saturating_add(1);
             continue;
         }
         if need_alnum {
@@ -71,16 +71,16 @@ fn valid_path_component(c: &str) -> bool {
         }
         // a separator: '.', '_', '__', or one or more '-'
         match x {
-            b'.' => i += 1,
+            b'.' => i = i.saturating_add(1),
             b'_' => {
-                i += 1;
+                i = i.saturating_add(1);
                 if b.get(i) == Some(&b'_') {
-                    i += 1;
+                    i = i.saturating_add(1);
                 }
             }
             b'-' => {
                 while b.get(i) == Some(&b'-') {
-                    i += 1;
+                    i = i.saturating_add(1);
                 }
             }
             _ => return false,
@@ -100,7 +100,7 @@ fn valid_domain(d: &str) -> bool {
         if ip.is_empty() || !ip.bytes().all(|b| b.is_ascii_hexdigit() || b == b':') {
             return false;
         }
-        let after = rest.get(end + 1..).unwrap_or("");
+        let after = rest.get(end.saturating_add(1)..).unwrap_or("");
         if after.is_empty() {
             return true;
         }
@@ -166,7 +166,10 @@ impl Reference {
                     || first == "localhost"
                     || first.to_lowercase() != first;
                 if is_domain {
-                    (first.to_string(), s.get(i + 1..).unwrap_or("").to_string())
+                    (
+                        first.to_string(),
+                        s.get(i.saturating_add(1)..).unwrap_or("").to_string(),
+                    )
                 } else {
                     (DEFAULT_DOMAIN.to_string(), s.to_string())
                 }
@@ -205,7 +208,7 @@ impl Reference {
         let (path, tag) = match named.rfind(':') {
             Some(i) if !named.get(i..).unwrap_or("").contains('/') => (
                 named.get(..i).unwrap_or(""),
-                Some(named.get(i + 1..).unwrap_or("").to_string()),
+                Some(named.get(i.saturating_add(1)..).unwrap_or("").to_string()),
             ),
             _ => (named, None),
         };
@@ -322,12 +325,12 @@ pub fn glob_match(pattern: &str, name: &str) -> Result<bool, PatternError> {
             // Try skipping 1, 2, ... characters of the name, never a `/`.
             let mut i = 0;
             while i < name.len() && name.get(i) != Some(&'/') {
-                let tail = name.get(i + 1..).unwrap_or_default();
+                let tail = name.get(i.saturating_add(1)..).unwrap_or_default();
                 match match_chunk(chunk, tail) {
                     Err(()) => return Err(bad()),
                     Ok(Some(left)) => {
                         if rest.is_empty() && !left.is_empty() {
-                            i += 1;
+                            i = i.saturating_add(1);
                             continue;
                         }
                         name = left;
@@ -335,7 +338,7 @@ pub fn glob_match(pattern: &str, name: &str) -> Result<bool, PatternError> {
                     }
                     Ok(None) => {}
                 }
-                i += 1;
+                i = i.saturating_add(1);
             }
         }
         // No match: the rest of the pattern must still be well formed.
@@ -363,7 +366,7 @@ fn scan_chunk(pattern: &[char]) -> (bool, &[char], &[char]) {
     let mut i = 0;
     while let Some(&c) = p.get(i) {
         match c {
-            '\\' if i + 1 < p.len() => i += 1,
+            '\\' if i.saturating_add(1) < p.len() => i = i.saturating_add(1),
             '[' => in_range = true,
             ']' => in_range = false,
             '*' if !in_range => {
@@ -375,7 +378,7 @@ fn scan_chunk(pattern: &[char]) -> (bool, &[char], &[char]) {
             }
             _ => {}
         }
-        i += 1;
+        i = i.saturating_add(1);
     }
     (star, p, &[])
 }
@@ -402,7 +405,7 @@ fn match_chunk(chunk: &[char], s: &[char]) -> Result<Option<Vec<char>>, ()> {
                     c = c.get(1..).unwrap_or_default();
                 }
                 let mut matched = false;
-                let mut ranges = 0;
+                let mut ranges = 0u32;
                 loop {
                     if c.first() == Some(&']') && ranges > 0 {
                         c = c.get(1..).unwrap_or_default();
@@ -419,7 +422,7 @@ fn match_chunk(chunk: &[char], s: &[char]) -> Result<Option<Vec<char>>, ()> {
                     if r.is_some_and(|r| lo <= r && r <= hi) {
                         matched = true;
                     }
-                    ranges += 1;
+                    ranges = ranges.saturating_add(1);
                 }
                 if matched == negated {
                     failed = true;

@@ -41,7 +41,7 @@ pub(crate) fn walk_dir(
         if members.len() as u64 >= limits.max_members {
             return Err(Error::Limit {
                 limit: "max_members",
-                value: members.len() as u64 + 1,
+                value: (members.len() as u64).saturating_add(1),
                 max: limits.max_members,
             });
         }

@@ -161,7 +161,7 @@ impl<'l> Headers<'l> {
         if self.members.len() as u64 >= self.limits.max_members {
             return Err(Error::Limit {
                 limit: "max_members",
-                value: self.members.len() as u64 + 1,
+                value: (self.members.len() as u64).saturating_add(1),
                 max: self.limits.max_members,
             });
         }

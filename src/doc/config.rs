@@ -101,6 +101,8 @@ pub fn parse(bytes: &[u8]) -> Result<ImageConfig, String> {
 
 /// Whether `s` is an RFC 3339 timestamp as Go's `time.Time` accepts it
 /// (`YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`).
+// Indexes stay below the string's length plus a few bytes, so they cannot overflow.
+#[allow(clippy::arithmetic_side_effects)]
 pub fn is_rfc3339(s: &str) -> bool {
     let b = s.as_bytes();
     let digits = |r: std::ops::Range<usize>| {

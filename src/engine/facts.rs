@@ -248,7 +248,7 @@ fn collect(archive: &Archive, desc: &Descriptor, depth: u32, out: &mut Vec<Leaf>
     match doc {
         Some(Document::Index(ix)) if depth < MAX_INDEX_DEPTH => {
             for child in ix.manifests.iter().flatten() {
-                collect(archive, child, depth + 1, out);
+                collect(archive, child, depth.saturating_add(1), out);
             }
         }
         Some(Document::Index(_)) => {}

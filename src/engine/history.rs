@@ -64,7 +64,7 @@ pub fn history(archive: &Archive, image: &Image) -> Result<Vec<HistoryItem>, Eng
                 .layers
                 .get(layer)
                 .map_or(0, |l| facts::layer_size(archive, l));
-            layer += 1;
+            layer = layer.saturating_add(1);
         }
         items.push(HistoryItem {
             comment: h.comment.clone().unwrap_or_default(),

@@ -10,9 +10,9 @@ pub fn size(bytes: i64) -> String {
     #[allow(clippy::cast_precision_loss)]
     let mut v = bytes as f64;
     let mut unit = 0;
-    while v >= 1000.0 && unit < UNITS.len() - 1 {
+    while v >= 1000.0 && unit < UNITS.len().saturating_sub(1) {
         v /= 1000.0;
-        unit += 1;
+        unit = unit.saturating_add(1);
     }
     format!("{}{}", go_g3(v), UNITS.get(unit).copied().unwrap_or("B"))
 }
@@ -41,7 +41,7 @@ fn go_g3(v: f64) -> String {
         return format!("{sign}{first}{dot}{rest}e{esign}{:02}", exp.unsigned_abs());
     }
     let s = if exp >= 0 {
-        let int_len = usize::try_from(exp).unwrap_or(0) + 1;
+        let int_len = usize::try_from(exp).unwrap_or(0).saturating_add(1);
         let (int, frac) = digits.split_at(int_len.min(digits.len()));
         let frac = frac.trim_end_matches('0');
         if frac.is_empty() {
@@ -50,7 +50,8 @@ fn go_g3(v: f64) -> String {
             format!("{int}.{frac}")
         }
     } else {
-        let zeros = "0".repeat(usize::try_from(-exp - 1).unwrap_or(0));
+        let zeros =
+            "0".repeat(usize::try_from(exp.saturating_neg().saturating_sub(1)).unwrap_or(0));
         format!("0.{zeros}{}", digits.trim_end_matches('0'))
     };
     format!("{sign}{s}")
@@ -132,7 +133,7 @@ pub fn ellipsis(s: &str, max: usize) -> String {
     if max == 1 {
         return s.chars().take(1).collect();
     }
-    let mut out: String = s.chars().take(max - 1).collect();
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
     out.push('…');
     out
 }
@@ -148,7 +149,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     for row in &all {
         for (c, cell) in row.iter().enumerate().take(cols.saturating_sub(1)) {
             if let Some(w) = widths.get_mut(c) {
-                *w = (*w).max(cell.chars().count() + 3);
+                *w = (*w).max(cell.chars().count().saturating_add(3));
             }
         }
     }
@@ -156,7 +157,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     for row in &all {
         for (c, cell) in row.iter().enumerate() {
             out.push_str(cell);
-            if c + 1 < row.len() {
+            if c.saturating_add(1) < row.len() {
                 let w = widths.get(c).copied().unwrap_or(10);
                 let pad = w.saturating_sub(cell.chars().count());
                 out.extend(std::iter::repeat_n(' ', pad));

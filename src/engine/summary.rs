@@ -255,7 +255,10 @@ fn shared_sizes(archive: &Archive, out: &mut [(usize, ImageSummary)]) {
         .collect();
     let mut refs: HashMap<&str, usize> = HashMap::new();
     for c in chains.iter().flatten() {
-        *refs.entry(c.as_str()).or_default() += 1;
+        {
+            let n = refs.entry(c.as_str()).or_default();
+            *n = n.saturating_add(1);
+        }
     }
     for (n, summary) in out.iter_mut() {
         let (Some(img), Some(chain)) = (archive.images.get(*n), chains.get(*n)) else {
@@ -287,7 +290,9 @@ pub(crate) fn until(value: &str, now: i64) -> Result<Timestamp, FilterError> {
     };
     if value != "0" {
         if let Some(d) = go_duration_nanos(value) {
-            let t = i128::from(now) * 1_000_000_000 - d;
+            let t = i128::from(now)
+                .saturating_mul(1_000_000_000)
+                .saturating_sub(d);
             let unix = i64::try_from(t.div_euclid(1_000_000_000)).unwrap_or(i64::MIN);
             let nanos = u32::try_from(t.rem_euclid(1_000_000_000)).unwrap_or(0);
             return Ok(at(unix, nanos));
@@ -351,17 +356,31 @@ pub(crate) fn go_duration_nanos(s: &str) -> Option<i128> {
         let mut place = scale;
         for d in frac.bytes() {
             place /= 10;
-            v = v.checked_add(i128::from(d - b'0') * place)?;
+            let digit = d.checked_sub(b'0').filter(|x| *x < 10)?;
+            v = v.checked_add(i128::from(digit).checked_mul(place)?)?;
         }
         total = total.checked_add(v)?;
         rest = tail;
     }
-    Some(if neg { -total } else { total })
+    if neg {
+        total.checked_neg()
+    } else {
+        Some(total)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hostile_durations_are_rejected_not_overflowed() {
+        assert_eq!(go_duration_nanos("1.xs"), None);
+        assert_eq!(go_duration_nanos("1.5/s"), None);
+        let huge = format!("{}h", "9".repeat(40));
+        assert_eq!(go_duration_nanos(&huge), None);
+        assert!(until(&format!("{}h", "9".repeat(20)), i64::MAX).is_ok());
+    }
 
     #[test]
     fn durations_and_until() {

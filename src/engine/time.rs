@@ -29,7 +29,12 @@ impl Ord for Timestamp {
 fn digits(b: &[u8], at: usize, n: usize) -> Option<i64> {
     let s = b.get(at..at.checked_add(n)?)?;
     s.iter().try_fold(0i64, |acc, &c| {
-        c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+        if c.is_ascii_digit() {
+            acc.checked_mul(10)?
+                .checked_add(i64::from(c.saturating_sub(b'0')))
+        } else {
+            None
+        }
     })
 }
 
@@ -46,7 +51,9 @@ fn days_in_month(y: i64, m: i64) -> i64 {
     }
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date.
+/// Days since 1970-01-01 of a proleptic Gregorian date. Callers pass a parsed 4-digit year,
+/// a month in 1..=12 and a day in 1..=31, so no step can overflow.
+#[allow(clippy::arithmetic_side_effects)]
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
@@ -57,7 +64,9 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// The date of a day count since 1970-01-01.
+/// The date of a day count since 1970-01-01. `z` is a Unix time in seconds divided by
+/// 86 400, so |z| < 2^47 and no step can overflow an i64.
+#[allow(clippy::arithmetic_side_effects)]
 fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
@@ -73,6 +82,9 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 impl Timestamp {
     /// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` with Go's range checks (`time.RFC3339`
     /// parsing, which also accepts any number of fraction digits).
+    // Every value here is bounded by the fixed layout it was parsed from (a 4-digit year,
+    // two-digit fields, indexes below the string's length), so no step can overflow.
+    #[allow(clippy::arithmetic_side_effects)]
     pub fn parse(s: &str) -> Option<Timestamp> {
         let b = s.as_bytes();
         let year = digits(b, 0, 4)?;
@@ -142,14 +154,16 @@ impl Timestamp {
     /// Go's `time.RFC3339Nano` layout: the offset it was written with (`Z` for UTC), and the
     /// fraction without trailing zeros (none at all when it is zero).
     pub fn to_rfc3339_nano(&self) -> String {
-        let local = self.unix + i64::from(self.offset_minutes) * 60;
+        let local = self
+            .unix
+            .saturating_add(i64::from(self.offset_minutes).saturating_mul(60));
         let (y, mo, d) = civil_from_days(local.div_euclid(86_400));
         let rem = local.rem_euclid(86_400);
         let mut s = format!(
             "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}",
-            rem / 3600,
-            rem % 3600 / 60,
-            rem % 60
+            rem.div_euclid(3600),
+            rem.rem_euclid(3600).div_euclid(60),
+            rem.rem_euclid(60)
         );
         if self.nanos > 0 {
             let frac = format!("{:09}", self.nanos);

@@ -458,7 +458,7 @@ impl Builder<'_> {
         match doc {
             Some(Document::Index(ix)) if depth < MAX_INDEX_DEPTH => {
                 for c in ix.manifests.iter().flatten() {
-                    self.blobs_under(c, depth + 1);
+                    self.blobs_under(c, depth.saturating_add(1));
                 }
             }
             Some(Document::Manifest(man)) => {

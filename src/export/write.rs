@@ -180,7 +180,7 @@ fn each_member(
         };
         let h = entry.header().clone();
         f(m, Some(&h), outs, &mut entry)?;
-        done += 1;
+        done = done.saturating_add(1);
         if done == by_offset.len() {
             break;
         }
@@ -188,7 +188,7 @@ fn each_member(
     if done != by_offset.len() {
         return Err(ExportError::InputChanged(format!(
             "{} planned member(s) were not found on the second read",
-            by_offset.len() - done
+            by_offset.len().saturating_sub(done)
         )));
     }
     Ok(())
