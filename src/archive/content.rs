@@ -14,7 +14,8 @@ pub(crate) struct ContentPolicy<'a> {
     pub limits: &'a Limits,
     /// Bytes of metadata kept so far (shared by parallel workers).
     pub kept_total: &'a AtomicU64,
-    /// Hash and scan layer-like members (`false` for metadata-only reads: layers are skipped).
+    /// Hash every member (`false` for metadata-only reads: layer blobs are not hashed, and an
+    /// uncompressed layer's tar headers are walked without its data being hashed).
     pub verify: bool,
     /// What layer scans keep.
     pub scan: layer::ScanOptions,
@@ -43,9 +44,13 @@ impl ContentPolicy<'_> {
         let compressed = Compression::sniff(&head) != Compression::None;
         let layer_like = compressed || (head.len() == 512 && compress::looks_like_tar(&head));
         if layer_like && !self.verify {
-            let rest = io::copy(&mut r, &mut io::sink())?;
+            // Walk the layer's headers (and decompress it when compressed: its file sizes are
+            // known no other way) without hashing the blob.
+            let mut counted = Counted { inner: r, count: 0 };
+            let scan = layer::scan_blob(&head, &mut counted, self.limits, self.scan)?;
             return Ok(Content {
-                count: (head.len() as u64).saturating_add(rest),
+                count: (head.len() as u64).saturating_add(counted.count),
+                layer: Some(scan),
                 ..Content::default()
             });
         }
@@ -82,6 +87,20 @@ impl ContentPolicy<'_> {
                 (next <= max).then_some(next)
             })
             .is_ok()
+    }
+}
+
+/// Counts the bytes read.
+struct Counted<R> {
+    inner: R,
+    count: u64,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count = self.count.saturating_add(n as u64);
+        Ok(n)
     }
 }
 

@@ -16,11 +16,33 @@ use crate::archive::walk::{check_tar_head, io_err, Headers, Walk};
 use crate::compress::{self, Compression};
 use crate::{Limits, Result};
 
-/// A `Read` over `[pos, end)` of a file, by positioned reads (no shared cursor).
+/// A `Read` over `[pos, end)` of a file, by positioned reads (no shared cursor), seekable
+/// within `[start, end)`.
 struct Range<'f> {
     file: &'f File,
+    start: u64,
     pos: u64,
     end: u64,
+}
+
+impl io::Seek for Range<'_> {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        let target = match to {
+            io::SeekFrom::Start(n) => self.start.checked_add(n),
+            io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            io::SeekFrom::End(d) => self.end.checked_add_signed(d),
+        };
+        match target {
+            Some(t) if t >= self.start => {
+                self.pos = t;
+                Ok(t.saturating_sub(self.start))
+            }
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "seek outside the member",
+            )),
+        }
+    }
 }
 
 impl Read for Range<'_> {
@@ -119,9 +141,6 @@ pub(crate) fn walk_file(
         loop {
             let k = next.fetch_add(1, Ordering::Relaxed);
             let Some(item) = items.get(k) else { break };
-            if !verify && !policy.may_be_metadata(item.size) {
-                continue; // a layer: not read at all
-            }
             let name = h
                 .members
                 .get(item.member)
@@ -129,9 +148,15 @@ pub(crate) fn walk_file(
                 .unwrap_or("");
             let range = Range {
                 file,
+                start: item.data,
                 pos: item.data,
                 end: item.data.saturating_add(item.size),
             };
+            if !verify && !policy.may_be_metadata(item.size) {
+                // A layer: walk an uncompressed one's headers by seeking over its data.
+                mine.push((item.member, skim(file, range, limits, scan)));
+                continue;
+            }
             let r = policy.process(BufReader::with_capacity(256 << 10, range), name, item.size);
             mine.push((item.member, r));
         }
@@ -171,6 +196,7 @@ pub(crate) fn walk_file(
     };
     let mut rest = Range {
         file,
+        start: at,
         pos: at,
         end: file_len,
     };
@@ -184,6 +210,45 @@ pub(crate) fn walk_file(
         findings: h.findings,
         verified: verify,
     }))
+}
+
+/// A big member of a metadata-only read: an uncompressed layer's headers are walked by
+/// seeking; anything else is left unread, except a compressed layer, which must be inflated
+/// for its file sizes.
+fn skim(
+    file: &File,
+    range: Range<'_>,
+    limits: &Limits,
+    scan: crate::layer::ScanOptions,
+) -> io::Result<Content> {
+    let mut head = [0u8; 512];
+    let got = read_full_at(file, &mut head, range.start)?;
+    let head = head.get(..got).unwrap_or_default();
+    let size = range.end.saturating_sub(range.start);
+    if Compression::sniff(head) != Compression::None {
+        let kept = AtomicU64::new(0);
+        let policy = ContentPolicy {
+            limits,
+            kept_total: &kept,
+            verify: false,
+            scan,
+        };
+        return policy.process(BufReader::with_capacity(256 << 10, range), "", size);
+    }
+    if got == 512 && compress::looks_like_tar(head) {
+        // No read buffer: a buffer is dropped at every seek, and headers are read in exact
+        // 512-byte blocks anyway.
+        let layer = crate::layer::scan_headers_seek(range, size, limits, scan);
+        return Ok(Content {
+            count: size,
+            layer: Some(layer),
+            ..Content::default()
+        });
+    }
+    Ok(Content {
+        count: size,
+        ..Content::default()
+    })
 }
 
 /// Reads until `buf` is full or the file ends; returns the bytes read.

@@ -26,7 +26,7 @@ pub use entry::{
 };
 pub use flatten::{ContentRef, FlatFs, FlattenOptions, Flattener, Node, ResolveError, Semantics};
 pub use image::{flatten_image, FlattenError, Flattened};
-pub(crate) use scan::scan_blob;
+pub(crate) use scan::{scan_blob, scan_headers_seek};
 pub use scan::{LayerIssue, LayerScan, ScanOptions, TarStatus};
 
 use std::io::{self, Read};

@@ -151,9 +151,9 @@ impl io::Write for NonZeroSink {
 ///
 /// Returns `Err` only when `blob` itself (the outer archive) fails; everything wrong with the
 /// layer is recorded in the returned scan. Leaves `blob` drained to its end.
-pub(crate) fn scan_blob<R: Read>(
+pub(crate) fn scan_blob<B: Read>(
     head: &[u8],
-    blob: &mut HashingReader<R>,
+    blob: &mut B,
     limits: &Limits,
     options: ScanOptions,
 ) -> io::Result<LayerScan> {
@@ -235,7 +235,7 @@ pub(crate) fn scan_blob<R: Read>(
     if failed.get() {
         return Err(outer_failed());
     }
-    blob.drain()?;
+    io::copy(blob, &mut io::sink())?;
     Ok(scan)
 }
 
@@ -312,13 +312,53 @@ fn scan_tar<R: Read>(r: &mut R, limits: &Limits, scan: &mut LayerScan) {
     }
     let mut stream = io::Cursor::new(head).chain(r);
     let mut archive = tar::Archive::new(&mut stream);
-    let entries = match archive.entries() {
-        Ok(e) => e,
-        Err(e) => {
-            scan.status = Some(classify_tar_error(0, e));
-            return;
-        }
+    match archive.entries() {
+        Ok(entries) => walk_entries(entries, limits, scan),
+        Err(e) => scan.status = Some(classify_tar_error(0, e)),
+    }
+}
+
+/// Walks the headers of an uncompressed layer tar whose entry data can be skipped by
+/// seeking (a member of a seekable file): the cost follows the number of entries, not their
+/// size. Nothing is hashed, so the scan has no DiffID and no trailing-byte count.
+pub(crate) fn scan_headers_seek<R: Read + io::Seek>(
+    mut r: R,
+    size: u64,
+    limits: &Limits,
+    options: ScanOptions,
+) -> LayerScan {
+    let mut scan = LayerScan {
+        compression: Some(Compression::None),
+        records: options.record_entries.then(LayerRecords::default),
+        uncompressed_size: size,
+        ..LayerScan::default()
     };
+    let mut head = Vec::with_capacity(512);
+    if let Err(e) = (&mut r).take(512).read_to_end(&mut head) {
+        scan.status = Some(decode_failure(0, &e));
+        return scan;
+    }
+    if head.is_empty() {
+        scan.status = Some(TarStatus::Complete);
+        return scan;
+    }
+    if !compress::looks_like_tar(&head) {
+        scan.status = Some(TarStatus::NotTar);
+        return scan;
+    }
+    if let Err(e) = r.seek(io::SeekFrom::Start(0)) {
+        scan.status = Some(decode_failure(0, &e));
+        return scan;
+    }
+    let mut archive = tar::Archive::new(r);
+    match archive.entries_with_seek() {
+        Ok(entries) => walk_entries(entries, limits, &mut scan),
+        Err(e) => scan.status = Some(classify_tar_error(0, e)),
+    }
+    scan
+}
+
+fn walk_entries<R: Read>(entries: tar::Entries<'_, R>, limits: &Limits, scan: &mut LayerScan) {
     let mut state = ScanState::default();
     let mut last_end = 0u64;
     for entry in entries {

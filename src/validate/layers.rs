@@ -21,8 +21,9 @@ pub(super) fn layer_from_member(
         return Layer::default();
     };
     let scan = m.layer.as_ref();
-    // An uncompressed blob's DiffID is its own digest.
+    // An uncompressed blob's DiffID is its own digest; nothing is claimed without hashing.
     let computed = match scan {
+        _ if !cx.verified => None,
         Some(s) if s.compression.is_some_and(|c| c != crate::Compression::None) => {
             s.diff_id.clone()
         }

@@ -8,6 +8,10 @@ use imgtar::Reader;
 pub struct Args {
     #[command(flatten)]
     input: crate::Input,
+    /// Hash every blob before answering. By default only headers and JSON documents are
+    /// read (on a file, uncompressed layers' data is skipped by seeking).
+    #[arg(long)]
+    verify: bool,
     /// The image, by name or ID (may be left out when the archive holds one image).
     image: Option<String>,
     /// Output format.
@@ -20,7 +24,9 @@ pub struct Args {
 
 /// Shows the history of an image like `docker history`: a table, or ImageHistory items as JSON.
 pub fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let report = Reader::new().open(&args.input.path)?;
+    let report = Reader::new()
+        .metadata_only(!args.verify)
+        .open(&args.input.path)?;
     let archive = &report.archive;
     let image = archive.find_image(args.image.as_deref())?;
     let items = engine::history(archive, image)?;

@@ -8,6 +8,10 @@ use imgtar::Reader;
 pub struct Args {
     #[command(flatten)]
     input: crate::Input,
+    /// Hash every blob before answering. By default only headers and JSON documents are
+    /// read (on a file, uncompressed layers' data is skipped by seeking).
+    #[arg(long)]
+    verify: bool,
     /// Only images whose name matches this `REPOSITORY[:TAG]` glob (a `reference` filter).
     reference: Option<String>,
     /// Show all images (by default untagged images other images are built on are hidden).
@@ -43,7 +47,9 @@ pub fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     if let Some(r) = &args.reference {
         filters.add("reference", r.as_str());
     }
-    let report = Reader::new().open(&args.input.path)?;
+    let report = Reader::new()
+        .metadata_only(!args.verify)
+        .open(&args.input.path)?;
     let now = crate::now_unix();
     let opts = ListOptions::default()
         .all(args.all)
