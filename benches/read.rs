@@ -7,6 +7,10 @@
 //! - `validate-file/*`: full validation from the file: indexed walk, members on all cores.
 //! - `walk/*`: metadata-only read from the file (headers and JSON; layers skipped by seeking),
 //!   reported per byte of the file so the contrast with full validation shows.
+//! - `layer-changes/*`: reading with every layer entry recorded, then applying the layers into
+//!   change sets and the flattened filesystem (per byte of the tarball).
+//! - `gzip-layer/*`: one gzip layer blob of the generated image: inflate, DiffID, header walk
+//!   (per decompressed byte).
 //!
 //! Run: `cargo bench --bench read`
 
@@ -103,5 +107,57 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+fn layers(c: &mut Criterion) {
+    let mib = mib();
+    let Some(bytes) = generated("docker25", false, mib).and_then(|p| std::fs::read(p).ok()) else {
+        return;
+    };
+    let mut g = c.benchmark_group("layer-changes");
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes(bytes.len() as u64));
+    g.bench_function("docker25", |b| {
+        b.iter(|| {
+            let r = imgtar::Reader::new()
+                .record_entries(true)
+                .read(&bytes[..])
+                .expect("readable");
+            let img = &r.archive.images[0];
+            let flat = imgtar::layer::flatten_image(&r.archive, img, Default::default())
+                .expect("flattens");
+            flat.changes.len()
+        })
+    });
+    g.finish();
+
+    let Some(gz) = generated("docker25", true, mib).and_then(|p| std::fs::read(p).ok()) else {
+        return;
+    };
+    // The largest gzip blob of the image.
+    let mut ar = tar::Archive::new(&gz[..]);
+    let mut blob = Vec::new();
+    for e in ar.entries().expect("tar") {
+        let mut e = e.expect("entry");
+        if e.size() > blob.len() as u64 && e.header().entry_type().is_file() {
+            blob.clear();
+            std::io::Read::read_to_end(&mut e, &mut blob).expect("read");
+        }
+    }
+    let limits = imgtar::Limits::default();
+    let out = imgtar::layer::scan_layer(&blob[..], &limits, Default::default())
+        .expect("scan")
+        .uncompressed_size;
+    let mut g = c.benchmark_group("gzip-layer");
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes(out));
+    g.bench_function("scan", |b| {
+        b.iter(|| {
+            imgtar::layer::scan_layer(&blob[..], &limits, Default::default())
+                .expect("scan")
+                .entries
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, layers);
 criterion_main!(benches);
