@@ -152,13 +152,7 @@ pub(super) fn check_dirs(cx: &mut Ctx<'_>, layout: Layout, images: &[Image]) {
                             Code::LegacyParentMissing,
                             format!("{dir}/json names parent {p:?}, which is not in the archive"),
                         )
-                        .at(
-                            format!("{dir}/json"),
-                            cx.index
-                                .get(&format!("{dir}/json"))
-                                .and_then(|i| cx.member(i))
-                                .and_then(|m| m.offset),
-                        ),
+                        .at(format!("{dir}/json"), json_offset(cx, dir)),
                     );
                 }
             }
@@ -171,13 +165,7 @@ pub(super) fn check_dirs(cx: &mut Ctx<'_>, layout: Layout, images: &[Image]) {
                             Code::LegacyParentCycle,
                             format!("the parent chain from {dir:?} loops back to {c:?}"),
                         )
-                        .at(
-                            format!("{dir}/json"),
-                            cx.index
-                                .get(&format!("{dir}/json"))
-                                .and_then(|i| cx.member(i))
-                                .and_then(|m| m.offset),
-                        ),
+                        .at(format!("{dir}/json"), json_offset(cx, dir)),
                     );
                     break;
                 }
@@ -206,7 +194,7 @@ pub(super) fn check_dirs(cx: &mut Ctx<'_>, layout: Layout, images: &[Image]) {
                                 Code::LegacyParentChain,
                                 format!("{dir}/json names parent {parent:?}, but the layer below it is {}", prev.map_or("none".to_string(), |p| format!("{p:?}"))),
                             )
-                            .at(format!("{dir}/json"), cx.index.get(&format!("{dir}/json")).and_then(|i| cx.member(i)).and_then(|m| m.offset)),
+                            .at(format!("{dir}/json"), json_offset(cx, &dir)),
                         );
                     }
                 } else if let (Some(None), Some(p)) = (parents.get(&dir), prev) {
@@ -215,13 +203,7 @@ pub(super) fn check_dirs(cx: &mut Ctx<'_>, layout: Layout, images: &[Image]) {
                             Code::LegacyParentChain,
                             format!("{dir}/json has no parent, but the layer below it is {p:?}"),
                         )
-                        .at(
-                            format!("{dir}/json"),
-                            cx.index
-                                .get(&format!("{dir}/json"))
-                                .and_then(|i| cx.member(i))
-                                .and_then(|m| m.offset),
-                        ),
+                        .at(format!("{dir}/json"), json_offset(cx, &dir)),
                     );
                 }
                 prev = dirs.get(&dir).map(String::as_str);
@@ -229,6 +211,14 @@ pub(super) fn check_dirs(cx: &mut Ctx<'_>, layout: Layout, images: &[Image]) {
         }
     }
     cx.findings.extend(out);
+}
+
+/// Header offset of `<dir>/json`, where findings about a layer directory's parent point.
+fn json_offset(cx: &Ctx<'_>, dir: &str) -> Option<u64> {
+    cx.index
+        .get(&format!("{dir}/json"))
+        .and_then(|i| cx.member(i))
+        .and_then(|m| m.offset)
 }
 
 fn is_hex64(s: &str) -> bool {
