@@ -157,7 +157,8 @@ pub(crate) fn walk_file(
                 mine.push((item.member, skim(file, range, limits, scan)));
                 continue;
             }
-            let r = policy.process(BufReader::with_capacity(256 << 10, range), name, item.size);
+            // No read buffer: the parsers read in large blocks, and a buffer would only add a copy.
+            let r = policy.process(range, name, item.size);
             mine.push((item.member, r));
         }
         if let Ok(mut all) = results.lock() {
