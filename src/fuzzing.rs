@@ -91,10 +91,19 @@ pub fn reference(data: &[u8]) {
         "{s:?} -> {full:?} does not parse back"
     );
     let familiar = r.familiar_string();
-    let back = Reference::parse_normalized(&familiar);
-    assert_eq!(
-        back.as_ref(),
-        Ok(&r),
-        "{s:?} -> familiar {familiar:?} does not parse back"
-    );
+    // As in distribution/reference, a Docker Hub repository whose first path component looks
+    // like a domain (`docker.io/lex.docker.io/x`) has an ambiguous familiar form; only the
+    // full form must round-trip then.
+    let first = familiar.split('/').next().unwrap_or("");
+    let ambiguous = r.domain() == crate::reference::DEFAULT_DOMAIN
+        && familiar.contains('/')
+        && (first.contains(['.', ':']) || first == "localhost");
+    if !ambiguous {
+        let back = Reference::parse_normalized(&familiar);
+        assert_eq!(
+            back.as_ref(),
+            Ok(&r),
+            "{s:?} -> familiar {familiar:?} does not parse back"
+        );
+    }
 }

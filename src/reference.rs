@@ -507,6 +507,19 @@ mod tests {
     }
 
     #[test]
+    fn a_hub_repository_named_like_a_domain_has_an_ambiguous_familiar_form() {
+        // distribution/reference gives the same familiar string, which reads back as another
+        // registry: only the full form identifies the image.
+        let r = Reference::parse_normalized("docker.io/lex.docker.io/app:1").unwrap();
+        assert_eq!(r.domain(), "docker.io");
+        assert_eq!(r.path(), "lex.docker.io/app");
+        assert_eq!(r.familiar_string(), "lex.docker.io/app:1");
+        let back = Reference::parse_normalized(&r.familiar_string()).unwrap();
+        assert_eq!(back.domain(), "lex.docker.io");
+        assert_eq!(Reference::parse_normalized(&r.to_string()).unwrap(), r);
+    }
+
+    #[test]
     fn normalizes() {
         assert_eq!(n("busybox"), "docker.io/library/busybox");
         assert_eq!(n("busybox:latest"), "docker.io/library/busybox:latest");
