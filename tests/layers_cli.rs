@@ -173,3 +173,26 @@ fn squash_writes_the_final_tree_and_never_the_input() {
     files.sort();
     assert_eq!(files, ["in.tar", "rootfs.tar"]);
 }
+
+#[test]
+fn a_reader_that_stops_early_is_not_an_error() {
+    // `imgtar tree … | head -1`: the pipe closes after one line.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_imgtar"))
+        .args(["tree"])
+        .arg(real("dive-docker-1.10-whiteouts.tar"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 16];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
