@@ -296,3 +296,30 @@ fn metadata_only_reads_find_the_same_images_without_verifying() {
             .any(|f| f.code == imgtar::Code::DiffIdMismatch));
     }
 }
+
+#[test]
+fn a_named_pipe_is_streamed() {
+    // `imgtar validate <(docker save …)` hands over a FIFO path, which cannot be read at
+    // positions.
+    let dir = std::env::temp_dir().join(format!("imgtar-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("in.tar");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let src = real("ggcr-symlink-layer-two-images.tar");
+    let writer = {
+        let (fifo, src) = (fifo.clone(), src.clone());
+        std::thread::spawn(move || {
+            let mut out = std::fs::OpenOptions::new().write(true).open(fifo).unwrap();
+            std::io::copy(&mut std::fs::File::open(src).unwrap(), &mut out).unwrap();
+        })
+    };
+    let piped = Reader::new().open(&fifo).unwrap();
+    writer.join().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let from_file = Reader::new().open(&src).unwrap();
+    assert!(fingerprint(&piped) == fingerprint(&from_file));
+}

@@ -165,11 +165,15 @@ impl Reader {
             return Ok(self.report(walk));
         }
         let file = File::open(path).map_err(open_err)?;
+        // Only a regular file can be read at positions; a FIFO (`<(docker save …)`) or a
+        // device is streamed.
         #[cfg(unix)]
-        if let Some(walk) =
-            indexed::walk_file(&file, &self.limits, self.verify, self.scan, self.threads)?
-        {
-            return Ok(self.report(walk));
+        if meta.is_file() {
+            if let Some(walk) =
+                indexed::walk_file(&file, &self.limits, self.verify, self.scan, self.threads)?
+            {
+                return Ok(self.report(walk));
+            }
         }
         let ahead = ReadAhead::new(file).map_err(walk::io_err(0, None))?;
         self.read(ahead)
