@@ -91,13 +91,15 @@ pub fn reference(data: &[u8]) {
         "{s:?} -> {full:?} does not parse back"
     );
     let familiar = r.familiar_string();
-    // As in distribution/reference, a Docker Hub repository whose first path component looks
-    // like a domain (`docker.io/lex.docker.io/x`) has an ambiguous familiar form; only the
-    // full form must round-trip then.
+    // As in distribution/reference, two familiar forms do not read back: a Docker Hub
+    // repository whose first path component looks like a domain (`docker.io/lex.docker.io/x`
+    // reads back as registry lex.docker.io), and an official image named by 64 hex digits
+    // (`library/<64 hex>` reads back as an image ID). Only the full form must round-trip then.
     let first = familiar.split('/').next().unwrap_or("");
-    let ambiguous = r.domain() == crate::reference::DEFAULT_DOMAIN
-        && familiar.contains('/')
-        && (first.contains(['.', ':']) || first == "localhost");
+    let hub = r.domain() == crate::reference::DEFAULT_DOMAIN;
+    let ambiguous = hub
+        && ((familiar.contains('/') && (first.contains(['.', ':']) || first == "localhost"))
+            || (familiar.len() == 64 && familiar.bytes().all(|b| b.is_ascii_hexdigit())));
     if !ambiguous {
         let back = Reference::parse_normalized(&familiar);
         assert_eq!(
