@@ -4,9 +4,9 @@
 # Generates 2 GiB and 200 MiB images (Docker 1.10-24 legacy layout, Docker 25 layout, and
 # Docker 25 layout with gzip layers) with ../shared/tools/make-big-image.py, then times, several
 # times each and interleaved so that all tools see the same machine state:
-#   imgtar validate FILE        (default build: ring sha256, parallel indexed walk)
+#   imgtar validate FILE        (default build: sha2 crate, parallel indexed walk)
 #   imgtar validate - < pipe    (cat FILE | imgtar validate -: one streaming pass)
-#   imgtar-sha2 validate FILE   (built with --no-default-features: pure-Rust sha2)
+#   imgtar-ring validate FILE   (built with --features ring: sha256 through ring)
 #   openssl dgst -sha256 FILE   (the sha256 floor over the same bytes)
 #   skopeo copy docker-archive:FILE oci:DIR   (a peer that verifies digests)
 #   imgtar ls FILE              (metadata only)
@@ -31,9 +31,9 @@ done
 [ -f "$GEN" ] || { echo "compare.sh needs $GEN" >&2; exit 2; }
 
 cargo build --release --quiet
-cargo build --release --quiet --no-default-features --target-dir target/sha2
+cargo build --release --quiet --features ring --target-dir target/ring
 IMGTAR=target/release/imgtar
-IMGTAR_SHA2=target/sha2/release/imgtar
+IMGTAR_RING=target/ring/release/imgtar
 LS=ls
 "$IMGTAR" ls --help >/dev/null 2>&1 || LS=inspect   # before the ls command existed
 
@@ -55,7 +55,7 @@ gen gzip-200m docker25 200 --gzip-layers
 
 [ "$RUNS" -gt 0 ] || exit 0
 IMAGES="legacy-2g docker25-2g gzip-2g legacy-200m docker25-200m gzip-200m"
-TOOLS="file pipe sha2 openssl skopeo ls"
+TOOLS="file pipe ring openssl skopeo ls"
 RES="$WORK/results.txt"
 : > "$RES"
 
@@ -65,7 +65,7 @@ measure() { # image tool
   case "$2" in
     file)    /usr/bin/time -f "%e %M" -o "$t" "$IMGTAR" validate "$f" >/dev/null ;;
     pipe)    /usr/bin/time -f "%e %M" -o "$t" sh -c "cat '$f' | '$IMGTAR' validate - >/dev/null" ;;
-    sha2)    /usr/bin/time -f "%e %M" -o "$t" "$IMGTAR_SHA2" validate "$f" >/dev/null ;;
+    ring)    /usr/bin/time -f "%e %M" -o "$t" "$IMGTAR_RING" validate "$f" >/dev/null ;;
     openssl) /usr/bin/time -f "%e %M" -o "$t" openssl dgst -sha256 "$f" >/dev/null ;;
     skopeo)  rm -rf "$WORK/oci-out"
              /usr/bin/time -f "%e %M" -o "$t" skopeo copy -q "docker-archive:$f" "oci:$WORK/oci-out:x" >/dev/null
@@ -95,11 +95,11 @@ for line in open(res):
     wall[img, tool].append(float(sec)); rss[img, tool].append(int(kib))
 med = lambda k: statistics.median(wall[k])
 imgs = sorted({i for i, _ in wall}, key=lambda i: (not i.endswith('2g'), i))
-print("| image | size | imgtar file | imgtar pipe | imgtar (sha2) file | openssl | skopeo copy | imgtar ls | file/openssl | pipe/openssl | skopeo/imgtar | peak RSS file / pipe |")
+print("| image | size | imgtar file | imgtar pipe | imgtar (ring) file | openssl | skopeo copy | imgtar ls | file/openssl | pipe/openssl | skopeo/imgtar | peak RSS file / pipe |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for i in imgs:
     size = os.path.getsize(os.path.join(work, i + ".tar")) / 2**20
-    print(f"| {i} | {size:.0f} MiB | {med((i,'file')):.2f} s | {med((i,'pipe')):.2f} s | {med((i,'sha2')):.2f} s | "
+    print(f"| {i} | {size:.0f} MiB | {med((i,'file')):.2f} s | {med((i,'pipe')):.2f} s | {med((i,'ring')):.2f} s | "
           f"{med((i,'openssl')):.2f} s | {med((i,'skopeo')):.2f} s | {med((i,'ls'))*1000:.0f} ms | "
           f"{med((i,'file'))/med((i,'openssl')):.2f} | {med((i,'pipe'))/med((i,'openssl')):.2f} | "
           f"{med((i,'skopeo'))/med((i,'file')):.1f}x | {max(rss[i,'file'])/1024:.1f} / {max(rss[i,'pipe'])/1024:.1f} MiB |")

@@ -145,7 +145,7 @@ impl<'de> Deserialize<'de> for Digest {
 }
 
 /// The one place where sha256 is computed, so that the implementation can be chosen at build
-/// time: ring (the default `ring` feature) or the pure-Rust `sha2` crate.
+/// time: the pure-Rust `sha2` crate (default) or ring (the `ring` feature).
 #[derive(Clone)]
 pub(crate) struct Hasher(
     #[cfg(feature = "ring")] ring::digest::Context,
