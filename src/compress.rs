@@ -83,7 +83,27 @@ impl LimitHit {
     }
 }
 
-/// Counts the compressed bytes a decoder consumes.
+/// Counts the bytes read through it.
+pub(crate) struct Counting<R> {
+    pub inner: R,
+    pub count: u64,
+}
+
+impl<R> Counting<R> {
+    pub(crate) fn new(inner: R) -> Self {
+        Counting { inner, count: 0 }
+    }
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count = self.count.saturating_add(n as u64);
+        Ok(n)
+    }
+}
+
+/// Counts the compressed bytes a decoder consumes (into a cell the limit check shares).
 pub(crate) struct CountInto<'c, R> {
     pub inner: R,
     pub count: &'c Cell<u64>,

@@ -46,7 +46,7 @@ impl ContentPolicy<'_> {
         if layer_like && !self.verify {
             // Walk the layer's headers (and decompress it when compressed: its file sizes are
             // known no other way) without hashing the blob.
-            let mut counted = Counted { inner: r, count: 0 };
+            let mut counted = compress::Counting::new(r);
             let scan = layer::scan_blob(&head, &mut counted, self.limits, self.scan)?;
             return Ok(Content {
                 count: (head.len() as u64).saturating_add(counted.count),
@@ -87,20 +87,6 @@ impl ContentPolicy<'_> {
                 (next <= max).then_some(next)
             })
             .is_ok()
-    }
-}
-
-/// Counts the bytes read.
-struct Counted<R> {
-    inner: R,
-    count: u64,
-}
-
-impl<R: Read> Read for Counted<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count = self.count.saturating_add(n as u64);
-        Ok(n)
     }
 }
 

@@ -19,20 +19,6 @@ pub(crate) struct Walk {
     pub verified: bool,
 }
 
-/// Counts the bytes read.
-pub(crate) struct Position<R> {
-    pub inner: R,
-    pub pos: u64,
-}
-
-impl<R: Read> Read for Position<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.pos = self.pos.saturating_add(n as u64);
-        Ok(n)
-    }
-}
-
 /// Retries reads that fail with `Interrupted` (signals on a pipe), which the tar parser and
 /// some decoders would otherwise pass up as errors.
 pub(crate) struct Retry<R>(pub R);
@@ -424,10 +410,7 @@ pub(crate) fn walk_stream(
     };
     let tar_head = compress::read_head(&mut decoded, 512).map_err(io_err(0, None))?;
     check_tar_head(&tar_head)?;
-    let mut pos = Position {
-        inner: io::Cursor::new(tar_head).chain(decoded),
-        pos: 0,
-    };
+    let mut pos = compress::Counting::new(io::Cursor::new(tar_head).chain(decoded));
     let kept = std::sync::atomic::AtomicU64::new(0);
     let policy = ContentPolicy {
         limits,
@@ -470,7 +453,7 @@ pub(crate) fn walk_stream(
         }
     }
     // Whatever follows the last member.
-    let at = pos.pos;
+    let at = pos.count;
     let saw_zero = !h.stopped && at > h.next_header;
     let tar_bytes = h
         .tail_from(&mut pos, at, saw_zero)

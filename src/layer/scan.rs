@@ -172,7 +172,7 @@ pub(crate) fn scan_blob<B: Read>(
         });
         if compression == Compression::None {
             // The DiffID is the blob digest: no second hash.
-            let mut counted = CountingReader::new(source);
+            let mut counted = compress::Counting::new(source);
             scan_tar(&mut counted, limits, &mut scan);
             let mut sink = NonZeroSink(0);
             let drained = io::copy(&mut counted, &mut sink);
@@ -258,23 +258,6 @@ impl<R: Read> Read for Flagged<'_, R> {
 
 fn outer_failed() -> io::Error {
     io::Error::new(io::ErrorKind::UnexpectedEof, "outer archive read failed")
-}
-
-struct CountingReader<R> {
-    inner: R,
-    count: u64,
-}
-impl<R> CountingReader<R> {
-    fn new(inner: R) -> Self {
-        CountingReader { inner, count: 0 }
-    }
-}
-impl<R: Read> Read for CountingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count = self.count.saturating_add(n as u64);
-        Ok(n)
-    }
 }
 
 /// Walks tar headers. Sets `scan.status` (unless a decompression error is already recorded).
