@@ -2,16 +2,11 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use imgtar::engine;
-use imgtar::Reader;
 
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    input: crate::Input,
-    /// Hash every blob before answering. By default only headers and JSON documents are
-    /// read (on a file, uncompressed layers' data is skipped by seeking).
-    #[arg(long)]
-    verify: bool,
+    query: crate::Query,
     /// The image, by name or ID (may be left out when the archive holds one image).
     image: Option<String>,
     /// Output format.
@@ -24,9 +19,7 @@ pub struct Args {
 
 /// Shows the history of an image like `docker history`: a table, or ImageHistory items as JSON.
 pub fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let report = Reader::new()
-        .metadata_only(!args.verify)
-        .open(&args.input.path)?;
+    let report = args.query.open()?;
     let archive = &report.archive;
     let image = archive.find_image(args.image.as_deref())?;
     let items = engine::history(archive, image)?;

@@ -2,16 +2,11 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use imgtar::engine::{self, InspectOptions};
-use imgtar::Reader;
 
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    input: crate::Input,
-    /// Hash every blob before answering. By default only headers and JSON documents are
-    /// read (on a file, uncompressed layers' data is skipped by seeking).
-    #[arg(long)]
-    verify: bool,
+    query: crate::Query,
     /// Images to inspect, by name (`busybox`, `busybox:1.36`, `docker.io/library/busybox`)
     /// or ID (full or a unique prefix); every image of the archive when none is given.
     images: Vec<String>,
@@ -23,9 +18,7 @@ pub struct Args {
 /// Prints a JSON array of ImageInspect objects, like `docker image inspect`. Exits 1 when a
 /// named image is not in the archive (after printing the ones that are).
 pub fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let report = Reader::new()
-        .metadata_only(!args.verify)
-        .open(&args.input.path)?;
+    let report = args.query.open()?;
     let archive = &report.archive;
     let opts = InspectOptions::default().manifests(args.manifests);
     let mut found = Vec::new();

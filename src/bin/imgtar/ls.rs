@@ -2,16 +2,11 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use imgtar::engine::{self, Filters, ListOptions};
-use imgtar::Reader;
 
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    input: crate::Input,
-    /// Hash every blob before answering. By default only headers and JSON documents are
-    /// read (on a file, uncompressed layers' data is skipped by seeking).
-    #[arg(long)]
-    verify: bool,
+    query: crate::Query,
     /// Only images whose name matches this `REPOSITORY[:TAG]` glob (a `reference` filter).
     reference: Option<String>,
     /// Show all images (by default untagged images other images are built on are hidden).
@@ -47,9 +42,7 @@ pub fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     if let Some(r) = &args.reference {
         filters.add("reference", r.as_str());
     }
-    let report = Reader::new()
-        .metadata_only(!args.verify)
-        .open(&args.input.path)?;
+    let report = args.query.open()?;
     let now = crate::now_unix();
     let opts = ListOptions::default()
         .all(args.all)

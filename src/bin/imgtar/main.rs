@@ -58,6 +58,26 @@ struct Input {
     path: PathBuf,
 }
 
+/// The archive of a query command (`ls`, `inspect`, `history`).
+#[derive(clap::Args)]
+struct Query {
+    #[command(flatten)]
+    input: Input,
+    /// Hash every blob before answering. By default only headers and JSON documents are
+    /// read (on a file, uncompressed layers' data is skipped by seeking).
+    #[arg(long)]
+    verify: bool,
+}
+
+impl Query {
+    /// Reads the archive: metadata only unless `--verify` was given.
+    fn open(&self) -> imgtar::Result<imgtar::Report> {
+        imgtar::Reader::new()
+            .metadata_only(!self.verify)
+            .open(&self.input.path)
+    }
+}
+
 /// Output format of listing commands.
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum Format {
