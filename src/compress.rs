@@ -1,13 +1,23 @@
-//! Compression detection by magic bytes, and decoders.
+//! Compression: recognised by magic bytes, undone by the one bounded decoder.
 //!
 //! The format is decided from the first bytes of a stream, never from a file name or a media
-//! type: every reference loader does the same, and real archives carry misleading names
-//! (gzip data in `layer.tar`, a gzip archive named `.tar`).
+//! type: every loader does the same, and real archives carry misleading names (gzip data in
+//! `layer.tar`, a gzip archive named `.tar`).
+//!
+//! [`decoder`] is the only way the crate builds a decoder. Its output is bounded by
+//! [`Limits::max_decompressed_bytes`](crate::Limits) and
+//! [`Limits::max_decompression_ratio`](crate::Limits) (an error carrying a [`LimitHit`]), it
+//! counts the compressed bytes consumed, and its failures are typed ([`DecodeError`]): the
+//! compressed input ended early (truncated) or is corrupt. An error of the source itself
+//! passes through unchanged.
 
-use std::cell::Cell;
 use std::io::{self, Read};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 
 use serde::Serialize;
+
+use crate::Limits;
 
 /// A compression format recognised from magic bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -38,8 +48,7 @@ impl Compression {
         }
     }
 
-    /// Recognises the format from the first bytes of a stream (at least 6 are needed to tell
-    /// every format apart; fewer give `None` unless a shorter magic matches).
+    /// Recognises the format from the first bytes of a stream (6 tell every format apart).
     pub fn sniff(head: &[u8]) -> Compression {
         match head {
             [0x1f, 0x8b, 0x08, ..] => Compression::Gzip,
@@ -50,13 +59,24 @@ impl Compression {
             _ => Compression::None,
         }
     }
+
+    /// Whether the stream is compressed at all.
+    pub fn is_compressed(self) -> bool {
+        self != Compression::None
+    }
 }
 
-/// A decompression limit that was passed (carried inside an `io::Error` from the decoder).
+impl std::fmt::Display for Compression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// A decompression limit that was passed (carried inside an `io::Error` from [`decoder`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("limit exceeded: {limit} is {value}, the limit is {max}")]
-pub struct LimitHit {
-    /// Name of the [`Limits`](crate::Limits) field.
+#[error("{limit} is {value}, the limit is {max}")]
+pub(crate) struct LimitHit {
+    /// Name of the [`Limits`] field.
     pub limit: &'static str,
     /// The value met.
     pub value: u64,
@@ -66,20 +86,231 @@ pub struct LimitHit {
 
 impl LimitHit {
     /// The limit carried by an I/O error, if that is why it failed.
-    pub fn of(e: &io::Error) -> Option<LimitHit> {
-        // Parsers wrap the decoder's error (tar-rs adds a description), so walk the chain.
-        let mut cur: Option<&(dyn std::error::Error + 'static)> =
-            e.get_ref().map(|x| x as &(dyn std::error::Error + 'static));
-        while let Some(err) = cur {
-            if let Some(hit) = err.downcast_ref::<LimitHit>() {
-                return Some(*hit);
+    pub(crate) fn of(e: &io::Error) -> Option<LimitHit> {
+        crate::error::find_in::<LimitHit>(e).copied()
+    }
+}
+
+/// How a compressed stream failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum DecodeFailure {
+    /// The compressed input ended before the stream did.
+    Truncated,
+    /// The compressed input is not valid for its format.
+    Corrupt,
+}
+
+/// A decoder failure, carried inside an `io::Error` from [`decoder`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} {}: {message} (after {consumed} compressed and {produced} decompressed bytes)", compression.as_str(), match failure { DecodeFailure::Truncated => "stream ends early", DecodeFailure::Corrupt => "data is corrupt" })]
+pub(crate) struct DecodeError {
+    /// The format.
+    pub compression: Compression,
+    /// What went wrong.
+    pub failure: DecodeFailure,
+    /// Compressed bytes consumed when it failed (the decoder reads ahead, so the damage is
+    /// at most one read before this).
+    pub consumed: u64,
+    /// Decompressed bytes produced before it failed.
+    pub produced: u64,
+    /// The decoder's own words.
+    pub message: String,
+}
+
+impl DecodeError {
+    /// The decoder failure carried by an I/O error, if that is why it failed.
+    pub(crate) fn of(e: &io::Error) -> Option<&DecodeError> {
+        crate::error::find_in::<DecodeError>(e)
+    }
+}
+
+/// What the decoder's source reports to its wrapper.
+#[derive(Default)]
+pub(crate) struct Tally {
+    /// Compressed bytes consumed.
+    pub consumed: AtomicU64,
+    /// The source reached its end.
+    pub eof: AtomicBool,
+    /// The source itself failed (its error passes through as is).
+    pub failed: AtomicBool,
+}
+
+/// The decoder's view of its source: counts, notes the end and the source's own failures,
+/// and fills every read completely unless the stream ends, so that a decoder sees the same
+/// read boundaries however the input arrives (a pipe's short reads included). A decoder that
+/// meets corrupt data fails the read in which it meets it; with fixed boundaries, what is
+/// decoded before the failure, and so every finding, does not depend on how the input was
+/// chunked.
+struct Tap<R> {
+    inner: R,
+    tally: Arc<Tally>,
+}
+
+impl<R: Read> Read for Tap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut got = 0usize;
+        while let Some(rest) = buf.get_mut(got..) {
+            if rest.is_empty() {
+                break;
             }
-            cur = match err.downcast_ref::<io::Error>().and_then(|io| io.get_ref()) {
-                Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
-                None => err.source(),
-            };
+            match self.inner.read(rest) {
+                Ok(0) => {
+                    self.tally.eof.store(true, Relaxed);
+                    break;
+                }
+                Ok(n) => got = got.saturating_add(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // Hand over what was read; the error comes back on the next call.
+                Err(_) if got > 0 => break,
+                Err(e) => {
+                    self.tally.failed.store(true, Relaxed);
+                    return Err(e);
+                }
+            }
         }
-        None
+        self.tally.consumed.fetch_add(got as u64, Relaxed);
+        Ok(got)
+    }
+}
+
+/// Ratios are only judged past this much output, so small streams of zeros are not flagged.
+const RATIO_FLOOR: u64 = 16 << 20;
+
+/// A bounded decoder (see the module docs).
+pub(crate) struct Decoder<'a> {
+    inner: Box<dyn Read + 'a>,
+    compression: Compression,
+    tally: Arc<Tally>,
+    produced: u64,
+    max_out: u64,
+    max_ratio: u64,
+    /// Sticky failure: once a decoder failed it is not asked again.
+    failed: bool,
+}
+
+impl Decoder<'_> {
+    /// Decompressed bytes produced so far.
+    pub(crate) fn produced(&self) -> u64 {
+        self.produced
+    }
+
+    /// Compressed bytes consumed so far.
+    pub(crate) fn consumed(&self) -> u64 {
+        self.tally.consumed.load(Relaxed)
+    }
+
+    /// The format being decoded.
+    pub(crate) fn compression(&self) -> Compression {
+        self.compression
+    }
+}
+
+impl Read for Decoder<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.failed {
+            return Ok(0);
+        }
+        let n = match self.inner.read(buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(e),
+            Err(e) => {
+                self.failed = true;
+                if self.tally.failed.load(Relaxed) || self.compression == Compression::None {
+                    return Err(e);
+                }
+                let failure = if self.tally.eof.load(Relaxed) && e.kind() == io::ErrorKind::UnexpectedEof
+                {
+                    DecodeFailure::Truncated
+                } else {
+                    DecodeFailure::Corrupt
+                };
+                let kind = e.kind();
+                return Err(io::Error::new(
+                    kind,
+                    DecodeError {
+                        compression: self.compression,
+                        failure,
+                        consumed: self.tally.consumed.load(Relaxed),
+                        produced: self.produced,
+                        message: e.to_string(),
+                    },
+                ));
+            }
+        };
+        self.produced = self.produced.saturating_add(n as u64);
+        if self.produced > self.max_out {
+            self.failed = true;
+            return Err(io::Error::other(LimitHit {
+                limit: "max_decompressed_bytes",
+                value: self.produced,
+                max: self.max_out,
+            }));
+        }
+        let ratio = self
+            .produced
+            .checked_div(self.tally.consumed.load(Relaxed))
+            .unwrap_or(self.produced);
+        if self.produced > RATIO_FLOOR && ratio > self.max_ratio {
+            self.failed = true;
+            return Err(io::Error::other(LimitHit {
+                limit: "max_decompression_ratio",
+                value: ratio,
+                max: self.max_ratio,
+            }));
+        }
+        Ok(n)
+    }
+}
+
+/// Wraps `r` in the bounded decoder for `c` (for [`Compression::None`], a pass-through that
+/// counts). Building a zstd decoder can fail (allocation of its context), which is a
+/// [`DecodeFailure::Corrupt`] of the stream.
+pub(crate) fn decoder<'a, R: Read + 'a>(c: Compression, r: R, limits: &Limits) -> Decoder<'a> {
+    let tally = Arc::new(Tally::default());
+    let tap = Tap {
+        inner: r,
+        tally: Arc::clone(&tally),
+    };
+    let inner: Box<dyn Read + 'a> = match c {
+        Compression::None => Box::new(tap),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(tap)),
+        Compression::Zstd => match zstd::stream::read::Decoder::new(tap) {
+            Ok(d) => Box::new(d),
+            Err(e) => Box::new(Failing(Some(e))),
+        },
+        Compression::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(tap)),
+        Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(tap)),
+    };
+    let bounded = c != Compression::None;
+    Decoder {
+        inner,
+        compression: c,
+        tally,
+        produced: 0,
+        max_out: if bounded {
+            limits.max_decompressed_bytes
+        } else {
+            u64::MAX
+        },
+        max_ratio: if bounded {
+            limits.max_decompression_ratio
+        } else {
+            u64::MAX
+        },
+        failed: false,
+    }
+}
+
+/// A reader that fails once with the error it holds.
+struct Failing(Option<io::Error>);
+
+impl Read for Failing {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        match self.0.take() {
+            Some(e) => Err(e),
+            None => Ok(0),
+        }
     }
 }
 
@@ -103,60 +334,6 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// Counts the compressed bytes a decoder consumes (into a cell the limit check shares).
-pub(crate) struct CountInto<'c, R> {
-    pub inner: R,
-    pub count: &'c Cell<u64>,
-}
-
-impl<R: Read> Read for CountInto<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count.set(self.count.get().saturating_add(n as u64));
-        Ok(n)
-    }
-}
-
-/// Ratios are only judged past this much output, so small streams of zeros are not flagged.
-const RATIO_FLOOR: u64 = 16 << 20;
-
-/// Stops a decoder's output at [`Limits::max_decompressed_bytes`](crate::Limits) and at
-/// [`Limits::max_decompression_ratio`](crate::Limits) times the compressed bytes consumed
-/// (a decompression bomb), with an error carrying a [`LimitHit`].
-pub(crate) struct Bounded<'c, R> {
-    pub inner: R,
-    pub out: u64,
-    pub consumed: &'c Cell<u64>,
-    pub max_out: u64,
-    pub max_ratio: u64,
-}
-
-impl<R: Read> Read for Bounded<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.out = self.out.saturating_add(n as u64);
-        if self.out > self.max_out {
-            return Err(io::Error::other(LimitHit {
-                limit: "max_decompressed_bytes",
-                value: self.out,
-                max: self.max_out,
-            }));
-        }
-        let ratio = self
-            .out
-            .checked_div(self.consumed.get())
-            .unwrap_or(self.out);
-        if self.out > RATIO_FLOOR && ratio > self.max_ratio {
-            return Err(io::Error::other(LimitHit {
-                limit: "max_decompression_ratio",
-                value: ratio,
-                max: self.max_ratio,
-            }));
-        }
-        Ok(n)
-    }
-}
-
 /// Number of bytes [`Compression::sniff`] and the tar sniffing need.
 pub(crate) const SNIFF_LEN: usize = 512;
 
@@ -167,84 +344,10 @@ pub(crate) fn read_head<R: Read + ?Sized>(r: &mut R, n: usize) -> io::Result<Vec
     Ok(head)
 }
 
-/// Fills every read completely unless the stream ends, so that a decoder sees the same read
-/// boundaries however the input arrives (a pipe's short reads included). A decoder that
-/// meets corrupt data returns an error for the read in which it meets it, dropping what it
-/// decoded in that read; with fixed boundaries what is decoded before the error, and so
-/// every finding, no longer depends on how the input was chunked.
-pub(crate) struct FullReads<R>(pub R);
-
-impl<R: Read> Read for FullReads<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut got = 0usize;
-        while let Some(rest) = buf.get_mut(got..) {
-            if rest.is_empty() {
-                break;
-            }
-            match self.0.read(rest) {
-                Ok(0) => break,
-                Ok(n) => got = got.saturating_add(n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // Hand over what was read; the error comes back on the next call.
-                Err(_) if got > 0 => break,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(got)
-    }
-}
-
-/// Wraps `r` in the decoder for `c` (fed through [`FullReads`]).
-pub(crate) fn decoder<'a, R: Read + 'a>(c: Compression, r: R) -> io::Result<Box<dyn Read + 'a>> {
-    let r = FullReads(r);
-    Ok(match c {
-        Compression::None => Box::new(r),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(r)),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(r)?),
-        Compression::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(r)),
-        Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(r)),
-    })
-}
-
-/// Whether a 512-byte block is a tar header with a valid checksum (or an all-zero block,
-/// which is how an empty tar starts).
-pub(crate) fn looks_like_tar(head: &[u8]) -> bool {
-    let Some(block) = head.get(..512) else {
-        return false;
-    };
-    if block.iter().all(|&b| b == 0) {
-        return true;
-    }
-    let Some(field) = block.get(148..156) else {
-        return false;
-    };
-    let text: String = field
-        .iter()
-        .take_while(|&&b| b != 0 && b != b' ')
-        .skip_while(|&&b| b == b' ')
-        .map(|&b| b as char)
-        .collect();
-    let text = text.trim();
-    let Ok(expected) = u32::from_str_radix(text, 8) else {
-        return false;
-    };
-    let sum: u32 = block
-        .iter()
-        .enumerate()
-        .map(|(i, &b)| {
-            if (148..156).contains(&i) {
-                32
-            } else {
-                u32::from(b)
-            }
-        })
-        .sum();
-    sum == expected
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     #[test]
     fn sniffs_magic() {
@@ -263,17 +366,62 @@ mod tests {
         assert_eq!(Compression::sniff(b""), Compression::None);
     }
 
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn decode(c: Compression, bytes: &[u8]) -> io::Result<Vec<u8>> {
+        let mut d = decoder(c, bytes, &Limits::default());
+        let mut out = Vec::new();
+        d.read_to_end(&mut out).map(|_| out)
+    }
+
     #[test]
-    fn tar_header_detection() {
-        let mut h = tar::Header::new_gnu();
-        h.set_path("a/b").unwrap();
-        h.set_size(0);
-        h.set_cksum();
-        assert!(looks_like_tar(h.as_bytes()));
-        let mut bad = h.as_bytes().to_vec();
-        bad[0] = b'x';
-        assert!(!looks_like_tar(&bad));
-        assert!(looks_like_tar(&[0u8; 512]));
-        assert!(!looks_like_tar(&[0u8; 100]));
+    fn failures_are_typed_by_what_happened() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let good = gz(&data);
+        assert_eq!(decode(Compression::Gzip, &good).unwrap(), data);
+        let cut = decode(Compression::Gzip, &good[..good.len() / 2]).unwrap_err();
+        let e = DecodeError::of(&cut).unwrap();
+        assert_eq!(e.failure, DecodeFailure::Truncated);
+        assert_eq!(e.consumed, (good.len() / 2) as u64);
+        let mut bad = good.clone();
+        let mid = bad.len() / 2;
+        bad[mid] ^= 0xff;
+        bad[mid + 1] ^= 0x55;
+        let corrupt = decode(Compression::Gzip, &bad).unwrap_err();
+        assert_eq!(
+            DecodeError::of(&corrupt).unwrap().failure,
+            DecodeFailure::Corrupt
+        );
+    }
+
+    #[test]
+    fn source_errors_pass_through() {
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::new(io::ErrorKind::PermissionDenied, "nope"))
+            }
+        }
+        let mut d = decoder(Compression::Gzip, Broken, &Limits::default());
+        let e = d.read(&mut [0u8; 10]).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
+        assert!(DecodeError::of(&e).is_none());
+    }
+
+    #[test]
+    fn output_is_bounded() {
+        let zeros = vec![0u8; 1 << 20];
+        let limits = Limits {
+            max_decompressed_bytes: 1000,
+            ..Limits::default()
+        };
+        let bytes = gz(&zeros);
+        let mut d = decoder(Compression::Gzip, &bytes[..], &limits);
+        let e = io::copy(&mut d, &mut io::sink()).unwrap_err();
+        assert_eq!(LimitHit::of(&e).unwrap().limit, "max_decompressed_bytes");
     }
 }

@@ -27,6 +27,9 @@ pub struct Limits {
     /// Most bytes one compressed stream (the outer archive or a layer) may decompress to.
     /// Default: [`Limits::DEFAULT_MAX_DECOMPRESSED_BYTES`].
     pub max_decompressed_bytes: u64,
+    /// Most regions of one sparse file (old GNU sparse maps and PAX sparse maps); a larger map
+    /// stops reading that tar. Default: [`Limits::DEFAULT_MAX_SPARSE_REGIONS`].
+    pub max_sparse_regions: u64,
     /// Largest ratio of decompressed to compressed bytes, judged once a stream has produced
     /// 16 MiB (gzip cannot pass about 1032:1; zstd, xz and bzip2 bombs can).
     /// Default: [`Limits::DEFAULT_MAX_DECOMPRESSION_RATIO`].
@@ -49,6 +52,9 @@ impl Limits {
     /// Default for [`Limits::max_index_depth`]: 16.
     pub const DEFAULT_MAX_INDEX_DEPTH: u32 = 16;
 
+    /// Default for [`Limits::max_sparse_regions`]: 65 536.
+    pub const DEFAULT_MAX_SPARSE_REGIONS: u64 = 1 << 16;
+
     /// Default for [`Limits::max_decompressed_bytes`]: 64 GiB.
     pub const DEFAULT_MAX_DECOMPRESSED_BYTES: u64 = 64 << 30;
     /// Default for [`Limits::max_decompression_ratio`]: 10 000.
@@ -64,6 +70,7 @@ impl Limits {
         max_link_depth: 4096,
         max_index_depth: 4096,
         max_decompressed_bytes: u64::MAX,
+        max_sparse_regions: u64::MAX,
         max_decompression_ratio: u64::MAX,
     };
 }
@@ -79,6 +86,7 @@ impl Default for Limits {
             max_link_depth: Self::DEFAULT_MAX_LINK_DEPTH,
             max_index_depth: Self::DEFAULT_MAX_INDEX_DEPTH,
             max_decompressed_bytes: Self::DEFAULT_MAX_DECOMPRESSED_BYTES,
+            max_sparse_regions: Self::DEFAULT_MAX_SPARSE_REGIONS,
             max_decompression_ratio: Self::DEFAULT_MAX_DECOMPRESSION_RATIO,
         }
     }

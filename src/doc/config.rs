@@ -4,9 +4,11 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::doc::oci::Platform;
+use crate::doc::DocError;
 
 /// One `history` entry.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct History {
     /// `created`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -21,9 +23,11 @@ pub struct History {
     pub empty_layer: bool,
 }
 
-/// The fields of an image config that imgtar checks; `raw` keeps the whole document.
+/// The image config document (Docker image spec v1.2 / OCI image config): the fields imgtar
+/// checks, typed, and the whole document.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ImageConfig {
+#[non_exhaustive]
+pub struct Config {
     /// `architecture`, `os`, `variant`, `os.version`.
     pub platform: Platform,
     /// `created`.
@@ -45,13 +49,13 @@ pub struct ImageConfig {
 
 /// Decodes a config: it must be a JSON object. Fields of unexpected types are ignored here and
 /// reported by the rules that need them.
-pub fn parse(bytes: &[u8]) -> Result<ImageConfig, String> {
-    let v: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+pub(crate) fn parse(bytes: &[u8]) -> Result<Config, DocError> {
+    let v: Value = crate::doc::json(bytes)?;
     let Value::Object(raw) = v else {
-        return Err(format!(
+        return Err(DocError::shape(format!(
             "must be a JSON object, found {}",
-            crate::doc::manifest::kind(&v)
-        ));
+            crate::doc::kind(&v)
+        )));
     };
     let s = |o: &Map<String, Value>, k: &str| o.get(k).and_then(Value::as_str).map(str::to_string);
     let rootfs = raw.get("rootfs");
@@ -83,7 +87,7 @@ pub fn parse(bytes: &[u8]) -> Result<ImageConfig, String> {
                 .collect()
         })
         .unwrap_or_default();
-    Ok(ImageConfig {
+    Ok(Config {
         platform: Platform {
             architecture: s(&raw, "architecture").unwrap_or_default(),
             os: s(&raw, "os").unwrap_or_default(),
@@ -103,7 +107,7 @@ pub fn parse(bytes: &[u8]) -> Result<ImageConfig, String> {
 /// (`YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`).
 // Indexes stay below the string's length plus a few bytes, so they cannot overflow.
 #[allow(clippy::arithmetic_side_effects)]
-pub fn is_rfc3339(s: &str) -> bool {
+pub(crate) fn is_rfc3339(s: &str) -> bool {
     let b = s.as_bytes();
     let digits = |r: std::ops::Range<usize>| {
         b.get(r)

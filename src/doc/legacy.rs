@@ -2,9 +2,11 @@
 
 use serde_json::{Map, Value};
 
+use crate::doc::DocError;
+
 /// The fields of a v1 layer `json` that imgtar checks; the document is kept whole.
 #[derive(Debug, Clone, PartialEq)]
-pub struct V1Json {
+pub(crate) struct V1Json {
     /// `id`: 64 hex digits in every known writer.
     pub id: Option<String>,
     /// `parent`: hex ID of the parent layer directory.
@@ -18,13 +20,13 @@ pub struct V1Json {
 }
 
 /// Decodes a v1 `json`: it must be an object; string fields of other types are ignored.
-pub fn parse(bytes: &[u8]) -> Result<V1Json, String> {
-    let v: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+pub(crate) fn parse(bytes: &[u8]) -> Result<V1Json, DocError> {
+    let v: Value = crate::doc::json(bytes)?;
     let Value::Object(raw) = v else {
-        return Err(format!(
+        return Err(DocError::shape(format!(
             "must be a JSON object, found {}",
-            crate::doc::manifest::kind(&v)
-        ));
+            crate::doc::kind(&v)
+        )));
     };
     let s = |k: &str| raw.get(k).and_then(Value::as_str).map(str::to_string);
     Ok(V1Json {

@@ -6,11 +6,12 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::doc::oci::Descriptor;
+use crate::doc::{kind, DocError};
 
 /// One `manifest.json` entry.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct ManifestItem {
+pub(crate) struct ManifestItem {
     /// Path of the config file in the archive.
     pub config: String,
     /// Tags as written (`null` is `None`, `[]` is `Some(vec![])`).
@@ -25,18 +26,9 @@ pub struct ManifestItem {
     pub layer_sources: Option<BTreeMap<String, Descriptor>>,
 }
 
-/// Why `manifest.json` could not be decoded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ManifestProblem {
-    /// Index of the entry, if the problem is in one.
-    pub entry: Option<usize>,
-    /// What is wrong.
-    pub message: String,
-}
-
 /// A decoded `manifest.json`: entries plus keys spelled in another case than Go's field names.
 #[derive(Debug, Clone, Default)]
-pub struct Manifest {
+pub(crate) struct Manifest {
     /// The entries.
     pub items: Vec<ManifestItem>,
     /// Keys accepted case-insensitively (as Go's decoder does) but not spelled as written by
@@ -48,10 +40,9 @@ const KEYS: [&str; 5] = ["Config", "RepoTags", "Layers", "Parent", "LayerSources
 
 /// Decodes `manifest.json`. Keys match case-insensitively, as Go's `encoding/json` matches them.
 /// `null`, non-arrays and type errors are problems; unknown keys are ignored.
-pub fn parse(bytes: &[u8]) -> Result<Manifest, ManifestProblem> {
-    let problem = |entry, message: String| ManifestProblem { entry, message };
-    let v: Value = serde_json::from_slice(bytes)
-        .map_err(|e| problem(None, format!("manifest.json is not JSON: {e}")))?;
+pub(crate) fn parse(bytes: &[u8]) -> Result<Manifest, DocError> {
+    let problem = |entry, message: String| DocError::Shape { entry, message };
+    let v: Value = crate::doc::json(bytes)?;
     let arr = match v {
         Value::Array(a) => a,
         Value::Null => {
@@ -142,18 +133,6 @@ fn strings(v: Value) -> Option<Vec<String>> {
     }
 }
 
-/// A short name of a JSON value's type, for messages.
-pub(crate) fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,16 +153,19 @@ mod tests {
     fn rejects_null_and_objects() {
         assert!(parse(b"null")
             .unwrap_err()
-            .message
+            .to_string()
             .contains("cannot be null"));
         assert!(parse(b"{}")
             .unwrap_err()
-            .message
+            .to_string()
             .contains("must be an array"));
-        assert!(parse(br#"[{"RepoTags":[]}]"#)
-            .unwrap_err()
-            .message
-            .contains("no Config"));
+        assert_eq!(
+            parse(br#"[{"RepoTags":[]}]"#).unwrap_err(),
+            DocError::Shape {
+                entry: Some(0),
+                message: "entry 0 has no Config".into()
+            }
+        );
         assert!(parse(br#"[{"Config":1}]"#).is_err());
         assert!(parse(b"[]").unwrap().items.is_empty());
     }

@@ -6,25 +6,27 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::doc::DocError;
+
 /// OCI image index media type.
-pub const MEDIA_OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub(crate) const MEDIA_OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 /// OCI image manifest media type.
-pub const MEDIA_OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub(crate) const MEDIA_OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 /// Docker manifest list media type.
-pub const MEDIA_DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub(crate) const MEDIA_DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 /// Docker schema2 manifest media type.
-pub const MEDIA_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub(crate) const MEDIA_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 /// Annotation with the full image name (containerd).
-pub const ANN_IMAGE_NAME: &str = "io.containerd.image.name";
+pub(crate) const ANN_IMAGE_NAME: &str = "io.containerd.image.name";
 /// Annotation with the reference name (tag) in `index.json`.
-pub const ANN_REF_NAME: &str = "org.opencontainers.image.ref.name";
+pub(crate) const ANN_REF_NAME: &str = "org.opencontainers.image.ref.name";
 /// Annotation marking buildkit attestation manifests.
-pub const ANN_REFERENCE_TYPE: &str = "vnd.docker.reference.type";
+pub(crate) const ANN_REFERENCE_TYPE: &str = "vnd.docker.reference.type";
 
 /// A content descriptor.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Descriptor {
+pub(crate) struct Descriptor {
     /// Media type.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub media_type: String,
@@ -47,17 +49,18 @@ pub struct Descriptor {
 
 impl Descriptor {
     /// An annotation's value.
-    pub fn annotation(&self, key: &str) -> Option<&str> {
+    pub(crate) fn annotation(&self, key: &str) -> Option<&str> {
         self.annotations.as_ref()?.get(key).map(String::as_str)
     }
     /// Whether the media type names an index or manifest list.
-    pub fn is_index(&self) -> bool {
+    pub(crate) fn is_index(&self) -> bool {
         self.media_type == MEDIA_OCI_INDEX || self.media_type == MEDIA_DOCKER_LIST
     }
 }
 
 /// A platform.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Platform {
     /// CPU architecture.
     #[serde(default)]
@@ -90,7 +93,7 @@ impl std::fmt::Display for Platform {
 /// `oci-layout`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct OciLayout {
+pub(crate) struct OciLayout {
     /// Must be `1.0.0`.
     pub image_layout_version: String,
 }
@@ -98,7 +101,7 @@ pub struct OciLayout {
 /// An image index (`index.json`, nested indexes, Docker manifest lists).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Index {
+pub(crate) struct Index {
     /// Schema version (2).
     #[serde(default)]
     pub schema_version: i64,
@@ -116,7 +119,7 @@ pub struct Index {
 /// An image manifest (OCI or Docker schema2).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ImageManifest {
+pub(crate) struct ImageManifest {
     /// Schema version (2).
     #[serde(default)]
     pub schema_version: i64,
@@ -135,7 +138,7 @@ pub struct ImageManifest {
 
 /// What an index or manifest blob turned out to be.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Document {
+pub(crate) enum Document {
     /// An index or manifest list.
     Index(Index),
     /// An image manifest.
@@ -144,13 +147,13 @@ pub enum Document {
 
 /// Decodes a blob referenced from an index: by its media type when known, else by shape
 /// (`manifests` → index, `config` → manifest).
-pub fn parse_document(bytes: &[u8], media_type: &str) -> Result<Document, String> {
-    let v: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+pub(crate) fn parse_document(bytes: &[u8], media_type: &str) -> Result<Document, DocError> {
+    let v: Value = crate::doc::json(bytes)?;
     if !v.is_object() {
-        return Err(format!(
+        return Err(DocError::shape(format!(
             "must be a JSON object, found {}",
-            crate::doc::manifest::kind(&v)
-        ));
+            crate::doc::kind(&v)
+        )));
     }
     // The document's own media type decides, then its shape, then what the referrer expected.
     let own = v.get("mediaType").and_then(Value::as_str).unwrap_or("");
@@ -166,22 +169,22 @@ pub fn parse_document(bytes: &[u8], media_type: &str) -> Result<Document, String
     if is_index {
         serde_json::from_value(v)
             .map(Document::Index)
-            .map_err(|e| format!("not an image index: {e}"))
+            .map_err(|e| DocError::shape(format!("not an image index: {e}")))
     } else {
         serde_json::from_value(v)
             .map(|m| Document::Manifest(Box::new(m)))
-            .map_err(|e| format!("not an image manifest: {e}"))
+            .map_err(|e| DocError::shape(format!("not an image manifest: {e}")))
     }
 }
 
 /// Media types of layers that are tars (plain or compressed).
-pub fn is_layer_media_type(m: &str) -> bool {
+pub(crate) fn is_layer_media_type(m: &str) -> bool {
     m.starts_with("application/vnd.oci.image.layer.")
         || m.starts_with("application/vnd.docker.image.rootfs.")
         || m.is_empty()
 }
 
 /// Media types of non-distributable (foreign) layers.
-pub fn is_foreign_media_type(m: &str) -> bool {
+pub(crate) fn is_foreign_media_type(m: &str) -> bool {
     m.contains(".foreign.") || m.contains(".nondistributable.")
 }

@@ -4,30 +4,33 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::doc::DocError;
+
 /// Repository name → tag → hex ID (a v1 layer ID, or in Docker 25+ the top layer's DiffID hex).
 pub type Repositories = BTreeMap<String, BTreeMap<String, String>>;
 
 /// Decodes `repositories`, requiring the `{name: {tag: string}}` shape.
-pub fn parse(bytes: &[u8]) -> Result<Repositories, String> {
-    let v: Value =
-        serde_json::from_slice(bytes).map_err(|e| format!("repositories is not JSON: {e}"))?;
+pub(crate) fn parse(bytes: &[u8]) -> Result<Repositories, DocError> {
+    let v: Value = crate::doc::json(bytes)?;
     let Value::Object(obj) = v else {
-        return Err(format!(
+        return Err(DocError::shape(format!(
             "repositories must be an object, found {}",
-            crate::doc::manifest::kind(&v)
-        ));
+            crate::doc::kind(&v)
+        )));
     };
     let mut out = Repositories::new();
     for (name, tags) in obj {
         let Value::Object(tags) = tags else {
-            return Err(format!(
+            return Err(DocError::shape(format!(
                 "repositories[{name:?}] must be an object of tag → id"
-            ));
+            )));
         };
         let mut m = BTreeMap::new();
         for (tag, id) in tags {
             let Value::String(id) = id else {
-                return Err(format!("repositories[{name:?}][{tag:?}] must be a string"));
+                return Err(DocError::shape(format!(
+                    "repositories[{name:?}][{tag:?}] must be a string"
+                )));
             };
             m.insert(tag, id);
         }

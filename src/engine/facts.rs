@@ -5,13 +5,11 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::doc::oci::{self, Descriptor, Document, ImageManifest};
+use crate::doc::oci::{Descriptor, ImageManifest};
 use crate::engine::time::Timestamp;
-use crate::model::{Archive, Image, ImageSource, Layer, Layout, Producer};
+use crate::model::oci::OciTree;
+use crate::model::{Archive, Image, Layer, Layout, Producer};
 use crate::reference::Reference;
-
-/// Deepest nesting of indexes followed (the validator's default limit).
-const MAX_INDEX_DEPTH: u32 = 8;
 
 /// A value of a JSON object by key, exactly or else case-insensitively (Go's decoder).
 pub(crate) fn get_ci<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
@@ -34,59 +32,19 @@ pub(crate) fn container_config(image: &Image) -> Option<&Map<String, Value>> {
     get_ci(raw, "config").and_then(Value::as_object)
 }
 
-/// The image ID as the API shows it: `sha256:` + the config digest; for a pre-1.10 image
-/// (which has no config) the v1 ID of its top layer directory.
+/// The image ID as the API shows it (see [`Image::api_id`]).
 pub(crate) fn image_id(image: &Image) -> String {
-    match (&image.id, &image.source) {
-        (Some(d), _) => d.to_string(),
-        (None, ImageSource::Legacy { top }) => top.clone(),
-        _ => String::new(),
-    }
+    image.api_id()
 }
 
-/// The image's tags, normalized: a tag-less name gets `latest` (as go-containerregistry and
-/// `docker load` read it), digest-only and invalid names are dropped; sorted as moby's
-/// reference store sorts them (by the full normalized string), without duplicates.
+/// The image's tags, normalized and sorted as moby's reference store sorts them.
 pub(crate) fn tag_refs(image: &Image) -> Vec<Reference> {
-    let mut refs: Vec<Reference> = image
-        .repo_tags
-        .iter()
-        .filter_map(|t| Reference::parse_normalized(t).ok())
-        .map(Reference::with_default_tag)
-        .filter(|r| r.tag().is_some() && r.digest().is_none())
-        .collect();
-    refs.sort_by_key(ToString::to_string);
-    refs.dedup();
-    refs
+    image.tag_refs()
 }
 
-/// Whether two model images are one image of the store: an OCI layout lists an image once
-/// per `index.json` entry naming it, each entry with its own name.
-pub(crate) fn same_image(a: &Image, b: &Image) -> bool {
-    let oci = |i: &Image| matches!(i.source, ImageSource::OciIndex { .. });
-    oci(a) && oci(b) && a.id.is_some() && a.id == b.id && a.manifest_digest == b.manifest_digest
-}
-
-/// Whether an earlier image of the archive is the same image as image `n`.
-pub(crate) fn is_repeat(archive: &Archive, n: usize) -> bool {
-    let Some(img) = archive.images.get(n) else {
-        return false;
-    };
-    archive.images.iter().take(n).any(|o| same_image(o, img))
-}
-
-/// [`tag_refs`] of an image and of every listing of the same image.
-pub(crate) fn tag_refs_in(archive: &Archive, image: &Image) -> Vec<Reference> {
-    let mut refs: Vec<Reference> = archive
-        .images
-        .iter()
-        .filter(|o| same_image(o, image))
-        .flat_map(tag_refs)
-        .chain(tag_refs(image))
-        .collect();
-    refs.sort_by_key(ToString::to_string);
-    refs.dedup();
-    refs
+/// [`tag_refs`] of an image (each image of the model is one image of the store).
+pub(crate) fn tag_refs_in(_archive: &Archive, image: &Image) -> Vec<Reference> {
+    image.tag_refs()
 }
 
 /// `RepoTags`: the familiar form of [`tag_refs_in`].
@@ -129,18 +87,9 @@ pub(crate) fn labels(image: &Image) -> Option<BTreeMap<String, String>> {
     )
 }
 
-/// The DiffIDs the image is made of: the config's `rootfs.diff_ids`, or for a pre-1.10 image
-/// the computed DiffIDs of its layer chain (what `docker load` records for it).
+/// The DiffIDs the image is made of (see [`Image::diff_ids`]).
 pub(crate) fn diff_ids(image: &Image) -> Vec<String> {
-    match (&image.source, &image.config) {
-        (ImageSource::Legacy { .. }, _) => image
-            .layers
-            .iter()
-            .filter_map(|l| l.computed_diff_id.as_ref().map(ToString::to_string))
-            .collect(),
-        (_, Some(c)) => c.diff_ids.clone(),
-        (_, None) => Vec::new(),
-    }
+    image.diff_ids()
 }
 
 /// ChainIDs of a DiffID list (OCI `config.md`).
@@ -181,29 +130,31 @@ pub(crate) struct IndexTree {
 /// The blob a descriptor names, if the archive holds it as a regular file.
 pub(crate) fn blob<'a>(archive: &'a Archive, desc: &Descriptor) -> Option<&'a crate::Member> {
     let d: crate::Digest = desc.digest.parse().ok()?;
-    let m = archive.member(&format!("blobs/{}/{}", d.algorithm().as_str(), d.hex()))?;
+    let path = format!("blobs/{}/{}", d.algorithm().as_str(), d.hex());
+    let m = archive.members.get(archive.index.get(path.as_bytes())?)?;
     m.is_file().then_some(m)
 }
 
 impl IndexTree {
+    /// The tree of the model, as the Engine API builders walk it.
     pub(crate) fn read(archive: &Archive) -> IndexTree {
-        let Some(bytes) = archive.member("index.json").and_then(|m| m.data()) else {
+        let Some(tree) = &archive.oci else {
             return IndexTree::default();
         };
-        let Ok(Document::Index(index)) = oci::parse_document(bytes, oci::MEDIA_OCI_INDEX) else {
-            return IndexTree::default();
-        };
-        let tops = index
-            .manifests
+        let tops = tree
+            .tops
             .iter()
-            .flatten()
-            .map(|d| {
-                let mut leaves = Vec::new();
-                collect(archive, d, 0, &mut leaves);
-                Top {
-                    desc: d.clone(),
-                    leaves,
-                }
+            .enumerate()
+            .map(|(t, top)| Top {
+                desc: top.desc.clone(),
+                leaves: tree
+                    .manifests_under(t)
+                    .into_iter()
+                    .map(|(desc, node)| Leaf {
+                        desc: desc.clone(),
+                        manifest: node.and_then(|n| tree.manifest(n)).cloned(),
+                    })
+                    .collect(),
             })
             .collect();
         IndexTree { tops }
@@ -212,7 +163,7 @@ impl IndexTree {
     /// The `index.json` entry an image was reached through: among the entries whose tree
     /// holds the image's manifest, the first one named like the image, else the first.
     pub(crate) fn top_for(&self, image: &Image) -> Option<&Top> {
-        let digest = image.manifest_digest.as_deref()?;
+        let digest = image.manifest_digest.as_ref()?.to_string();
         let holding: Vec<&Top> = self
             .tops
             .iter()
@@ -230,38 +181,7 @@ impl IndexTree {
 /// The references an `index.json` entry names (`io.containerd.image.name`, else a
 /// `ref.name` that is a whole reference).
 pub(crate) fn top_names(top: &Top) -> Vec<Reference> {
-    let full = top.desc.annotation(oci::ANN_IMAGE_NAME).or_else(|| {
-        top.desc
-            .annotation(oci::ANN_REF_NAME)
-            .filter(|r| r.contains(':') || r.contains('/'))
-    });
-    full.and_then(|n| Reference::parse_normalized(n).ok())
-        .map(Reference::with_default_tag)
-        .into_iter()
-        .collect()
-}
-
-fn collect(archive: &Archive, desc: &Descriptor, depth: u32, out: &mut Vec<Leaf>) {
-    let doc = blob(archive, desc)
-        .and_then(|m| m.data())
-        .and_then(|b| oci::parse_document(b, &desc.media_type).ok());
-    match doc {
-        Some(Document::Index(ix)) if depth < MAX_INDEX_DEPTH => {
-            for child in ix.manifests.iter().flatten() {
-                collect(archive, child, depth.saturating_add(1), out);
-            }
-        }
-        Some(Document::Index(_)) => {}
-        Some(Document::Manifest(m)) => out.push(Leaf {
-            desc: desc.clone(),
-            manifest: Some(*m),
-        }),
-        None if desc.is_index() => {}
-        None => out.push(Leaf {
-            desc: desc.clone(),
-            manifest: None,
-        }),
-    }
+    OciTree::top_names(&top.desc)
 }
 
 /// Whether the image's index.json manifest is the writer's own (registry) manifest, so that

@@ -103,7 +103,7 @@ fn legacy(archive: &Archive, image: &Image) -> Vec<HistoryItem> {
                 .unwrap_or_default()
                 .to_string();
             let json = archive
-                .member(&format!("{dir}/json"))
+                .member(&crate::path::EntryPath::from(format!("{dir}/json").as_str()))
                 .and_then(|m| m.data())
                 .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
                 .unwrap_or_default();

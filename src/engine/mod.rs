@@ -51,7 +51,7 @@
 pub(crate) mod facts;
 mod filters;
 mod history;
-pub mod human;
+pub(crate) mod human;
 mod inspect;
 mod summary;
 pub mod time;
@@ -65,21 +65,7 @@ pub use inspect::{
 };
 pub use summary::{list, ImageSummary, ListOptions};
 
-use crate::select::SelectError;
-
-/// The images of an archive as an image store holds them: [`Archive::images`] without the
-/// repeats of an OCI layout that names one image in several `index.json` entries.
-///
-/// [`Archive::images`]: crate::Archive::images
-pub fn images(archive: &crate::Archive) -> Vec<&crate::Image> {
-    archive
-        .images
-        .iter()
-        .enumerate()
-        .filter(|(n, _)| !facts::is_repeat(archive, *n))
-        .map(|(_, i)| i)
-        .collect()
-}
+use crate::model::select::SelectError;
 
 /// Why an Engine API answer could not be given. The messages are the daemon's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

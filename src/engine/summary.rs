@@ -11,7 +11,7 @@ use crate::engine::inspect::{self, ManifestSummary, OciDescriptor};
 use crate::engine::time::Timestamp;
 use crate::engine::EngineError;
 use crate::model::{Archive, Image};
-use crate::select::SelectError;
+use crate::model::select::SelectError;
 
 /// `ImageSummary`: one image of a listing (fields in the order Docker 28 writes them).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -163,7 +163,7 @@ pub fn list(archive: &Archive, opts: &ListOptions) -> Result<Vec<ImageSummary>, 
     let tree = IndexTree::read(archive);
     let mut out: Vec<(usize, ImageSummary)> = Vec::new();
     for (n, (img, id)) in archive.images.iter().zip(&ids).enumerate() {
-        if facts::is_repeat(archive, n) || (dangling_only && has_children(id)) {
+        if dangling_only && has_children(id) {
             continue;
         }
         let created = facts::created(img);

@@ -150,6 +150,9 @@ pub enum ExportError {
     /// The output would replace the input.
     #[error("refusing to overwrite the input {}", .0.display())]
     SameFile(PathBuf),
+    /// The output exists and is not a regular file (a device, a FIFO, a directory).
+    #[error("{} exists and is not a regular file; refusing to replace it", .0.display())]
+    NotRegular(PathBuf),
     /// The input changed between the two reads.
     #[error("the input changed while it was read: {0}")]
     InputChanged(String),

@@ -5,19 +5,41 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
-use crate::archive::member::MemberKind;
-use crate::archive::resolve::Index;
-use crate::doc::oci::{self, Descriptor, Document};
-use crate::engine::facts::{self, IndexTree, Top};
+use crate::doc::oci;
 use crate::export::{ExportError, ExportOptions};
+use crate::model::identity::id_prefix as id_query;
+use crate::model::oci::{NodeKind, OciTree};
+use crate::model::resolve::Index;
 use crate::model::{Archive, Image, ImageSource, Layout, Producer};
+use crate::path::EntryPath;
 use crate::reference::Reference;
-use crate::select::id_prefix as id_query;
+use crate::scan::MemberKind;
 
-/// Deepest index nesting followed when collecting blobs.
-const MAX_INDEX_DEPTH: u32 = 8;
-/// Longest link chain followed.
-const MAX_LINK_HOPS: u32 = 255;
+/// A path cleaned, as text.
+fn clean(p: &str) -> String {
+    EntryPath::clean(p.as_bytes()).0.to_string_lossy().into_owned()
+}
+
+/// The directory part of a cleaned path (`""` for a top-level name).
+fn parent(path: &str) -> &str {
+    match path.rfind('/') {
+        Some(i) => path.get(..i).unwrap_or(""),
+        None => "",
+    }
+}
+
+/// A link target written in `from`, as a cleaned archive path.
+fn link_target(from: &str, target: &str) -> String {
+    if target.starts_with('/') {
+        return clean(target);
+    }
+    let dir = parent(from);
+    if dir.is_empty() {
+        clean(target)
+    } else {
+        clean(&format!("{dir}/{target}"))
+    }
+}
 
 /// One image an export writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,7 +102,7 @@ pub fn plan(
     let images = select(archive, names, opts)?;
     let mut b = Builder {
         archive,
-        index: Index::new(&archive.members, MAX_LINK_HOPS),
+        index: &archive.index,
         paths: BTreeSet::new(),
         docs: Vec::new(),
     };
@@ -153,9 +175,7 @@ fn by_id(
         .images
         .iter()
         .enumerate()
-        .filter(|(n, i)| {
-            i.id_hex().is_some_and(|h| h.starts_with(hex)) && !facts::is_repeat(archive, *n)
-        })
+        .filter(|(_, i)| i.id_hex().is_some_and(|h| h.starts_with(hex)))
         .map(|(n, _)| n)
         .collect();
     match hits.as_slice() {
@@ -203,13 +223,11 @@ fn resolve(archive: &Archive, name: &str) -> Result<Vec<(usize, Option<String>)>
             None => Err(ExportError::InvalidName(name.to_string())),
         };
     }
-    let tree = IndexTree::read(archive);
     let mut hits: Vec<(usize, Option<String>)> = Vec::new();
     for (n, img) in archive.images.iter().enumerate() {
         if let Some(d) = r.digest() {
-            let named = facts::tag_refs(img).iter().any(|t| t.name() == r.name());
-            let top = tree.top_for(img).map(|t| t.desc.digest.as_str());
-            if named && (img.manifest_digest.as_deref() == Some(d) || top == Some(d)) {
+            let named = img.tag_refs().iter().any(|t| t.name() == r.name());
+            if named && archive.digests_of(img).iter().any(|x| x == d) {
                 hits.push((n, None));
             }
         } else if r.tag().is_none() {
@@ -303,7 +321,7 @@ fn select(
 
 struct Builder<'a> {
     archive: &'a Archive,
-    index: Index<'a>,
+    index: &'a Index,
     /// Cleaned paths the output must hold as files (or links to files it holds).
     paths: BTreeSet<String>,
     docs: Vec<(String, Vec<u8>)>,
@@ -312,13 +330,8 @@ struct Builder<'a> {
 impl Builder<'_> {
     /// Requires `path` to resolve to a regular file.
     fn need_file(&mut self, path: &str) -> Result<(), ExportError> {
-        let clean = crate::path::clean(path).path;
-        let ok = self
-            .index
-            .resolve(&clean)
-            .ok()
-            .and_then(|r| self.archive.members.get(r.index))
-            .is_some_and(|m| m.is_file());
+        let clean = clean(path);
+        let ok = self.index.file(clean.as_bytes()).is_some();
         if !ok {
             return Err(ExportError::Incomplete(format!(
                 "{path:?} is not a file of the archive"
@@ -341,7 +354,7 @@ impl Builder<'_> {
 
     /// The config and layers of a manifest.json image.
     fn manifest_image(&mut self, img: &Image) -> Result<(), ExportError> {
-        let id = facts::image_id(img);
+        let id = img.api_id();
         let config = img
             .config_path
             .as_deref()
@@ -366,10 +379,11 @@ impl Builder<'_> {
     /// the chain (by `json` parents) whose layers are the image's. Returns its top directory.
     fn legacy_chain(&mut self, img: &Image, tags: &[String]) -> Option<String> {
         let archive = self.archive;
-        let layer_of = |p: &str| self.index.resolve(p).ok().map(|r| r.index);
+        let layer_of = |p: &str| self.index.resolve(p.as_bytes());
         let mut dirs: BTreeMap<String, (Option<String>, Option<usize>)> = BTreeMap::new();
         for m in &archive.members {
-            let Some(dir) = m.path.strip_suffix("/json") else {
+            let p = m.path.to_string_lossy();
+            let Some(dir) = p.strip_suffix("/json") else {
                 continue;
             };
             if dir.contains('/') {
@@ -393,7 +407,7 @@ impl Builder<'_> {
             .map(|l| {
                 l.path
                     .as_deref()
-                    .and_then(|p| layer_of(&crate::path::clean(p).path))
+                    .and_then(|p| layer_of(&clean(p)))
             })
             .collect();
         let chain_of = |top: &str| {
@@ -444,31 +458,31 @@ impl Builder<'_> {
         chosen.first().and_then(|c| c.last().cloned())
     }
 
-    /// Every present blob under a descriptor (the descriptor's own, nested indexes', and each
-    /// manifest's config and layers).
-    fn blobs_under(&mut self, desc: &Descriptor, depth: u32) {
-        let Some(m) = facts::blob(self.archive, desc) else {
-            return;
-        };
-        let path = m.path.clone();
-        let doc = m
-            .data()
-            .and_then(|b| oci::parse_document(b, &desc.media_type).ok());
-        self.paths.insert(path);
-        match doc {
-            Some(Document::Index(ix)) if depth < MAX_INDEX_DEPTH => {
-                for c in ix.manifests.iter().flatten() {
-                    self.blobs_under(c, depth.saturating_add(1));
-                }
+    /// Every present blob under a node (the node's own, nested indexes', and each
+    /// manifest's config and layers), each node once.
+    fn blobs_under(&mut self, tree: &OciTree, node: Option<usize>) {
+        let mut stack: Vec<usize> = node.into_iter().collect();
+        let mut seen = BTreeSet::new();
+        while let Some(n) = stack.pop() {
+            if !seen.insert(n) {
+                continue;
             }
-            Some(Document::Manifest(man)) => {
-                for d in std::iter::once(&man.config).chain(man.layers.iter()) {
-                    if let Some(b) = facts::blob(self.archive, d) {
-                        self.paths.insert(b.path.clone());
+            let Some(node) = tree.nodes.get(n) else { continue };
+            let Some(m) = node.member.and_then(|i| self.archive.members.get(i)) else {
+                continue;
+            };
+            self.paths.insert(m.path.to_string_lossy().into_owned());
+            match &node.kind {
+                NodeKind::Index { children } => stack.extend(children.iter().filter_map(|c| c.node)),
+                NodeKind::Manifest(man) => {
+                    for d in std::iter::once(&man.config).chain(man.layers.iter()) {
+                        if let Some(b) = blob(self.archive, d) {
+                            self.paths.insert(b);
+                        }
                     }
                 }
+                _ => {}
             }
-            _ => {}
         }
     }
 
@@ -480,17 +494,16 @@ impl Builder<'_> {
         let mut materialized: BTreeMap<usize, String> = BTreeMap::new();
         let mut dirs: BTreeSet<String> = BTreeSet::new();
         for p in &self.paths {
-            let mut d = crate::path::parent(p);
+            let mut d = parent(p);
             while !d.is_empty() {
                 dirs.insert(d.to_string());
-                d = crate::path::parent(d);
+                d = parent(d);
             }
             let final_index = self
                 .index
-                .resolve(p)
-                .map_err(|_| ExportError::Incomplete(format!("{p:?} does not resolve")))?
-                .index;
-            let own = self.index.get(p);
+                .resolve(p.as_bytes())
+                .ok_or_else(|| ExportError::Incomplete(format!("{p:?} does not resolve")))?;
+            let own = self.index.get(p.as_bytes());
             let member = own.and_then(|i| self.archive.members.get(i));
             match member.map(|m| &m.kind) {
                 Some(MemberKind::File) => {
@@ -500,8 +513,10 @@ impl Builder<'_> {
                     continue;
                 }
                 Some(MemberKind::Symlink { target }) => {
-                    let (direct, _) = crate::path::resolve_link(p, target);
-                    if self.index.get(&direct) == Some(final_index) && self.paths.contains(&direct)
+                    let target = String::from_utf8_lossy(target).into_owned();
+                    let direct = link_target(p, &target);
+                    if self.index.get(direct.as_bytes()) == Some(final_index)
+                        && self.paths.contains(&direct)
                     {
                         if let Some(i) = own {
                             out.entry(i)
@@ -512,8 +527,9 @@ impl Builder<'_> {
                     }
                 }
                 Some(MemberKind::Hardlink { target }) => {
-                    let direct = crate::path::clean(target).path;
-                    if self.index.get(&direct) == Some(final_index) && self.paths.contains(&direct)
+                    let direct = clean(&String::from_utf8_lossy(target));
+                    if self.index.get(direct.as_bytes()) == Some(final_index)
+                        && self.paths.contains(&direct)
                     {
                         if let Some(i) = own {
                             out.entry(i)
@@ -541,7 +557,7 @@ impl Builder<'_> {
             }
         }
         for d in dirs {
-            if let Some(i) = self.index.get(&d) {
+            if let Some(i) = self.index.get(d.as_bytes()) {
                 if self
                     .archive
                     .members
@@ -556,9 +572,18 @@ impl Builder<'_> {
     }
 }
 
+/// The member path of the blob a descriptor names, if the archive holds it as a regular file.
+fn blob(archive: &Archive, d: &oci::Descriptor) -> Option<String> {
+    let digest: crate::Digest = d.digest.parse().ok()?;
+    let path = format!("blobs/{}/{}", digest.algorithm().as_str(), digest.hex());
+    let i = archive.index.get(path.as_bytes())?;
+    let m = archive.members.get(i).filter(|m| m.is_file())?;
+    Some(m.path.to_string_lossy().into_owned())
+}
+
 /// A relative link target from the directory of `from` to `to` (both cleaned paths).
 fn relative(from: &str, to: &str) -> String {
-    let depth = crate::path::parent(from)
+    let depth = parent(from)
         .split('/')
         .filter(|c| !c.is_empty())
         .count();
@@ -597,7 +622,9 @@ fn to_json(v: &impl serde::Serialize) -> Result<Vec<u8>, ExportError> {
 /// `manifest.json`: the input's entries of the selected images, with `RepoTags` set to the
 /// selection's tags and `Parent` kept only when the parent is written too.
 fn manifest_json(archive: &Archive, images: &[Selected]) -> Result<Vec<u8>, ExportError> {
-    let raw = archive.member("manifest.json").and_then(|m| m.data());
+    let raw = archive
+        .member(&EntryPath::from("manifest.json"))
+        .and_then(|m| m.data());
     let entries: Vec<Value> = raw
         .and_then(|b| serde_json::from_slice::<Vec<Value>>(b).ok())
         .ok_or_else(|| ExportError::Incomplete("manifest.json cannot be read".to_string()))?;
@@ -616,7 +643,7 @@ fn manifest_json(archive: &Archive, images: &[Selected]) -> Result<Vec<u8>, Expo
         let Some(img) = archive.images.get(s.image) else {
             continue;
         };
-        let ImageSource::Manifest { entry } = img.source else {
+        let ImageSource::Manifest { entry, .. } = img.source else {
             continue;
         };
         let Some(Value::Object(obj)) = entries.get(entry) else {
@@ -669,7 +696,7 @@ fn repositories(
                 .cloned()
                 .or_else(|| top_dirs.get(&s.image).cloned())
                 .or_else(|| {
-                    facts::diff_ids(img)
+                    img.diff_ids()
                         .last()
                         .map(|d| d.strip_prefix("sha256:").unwrap_or(d).to_string())
                 })
@@ -677,7 +704,9 @@ fn repositories(
             repos.entry(repo).or_default().insert(tag, value);
         }
     }
-    let raw = archive.member("repositories").and_then(|m| m.data());
+    let raw = archive
+        .member(&EntryPath::from("repositories"))
+        .and_then(|m| m.data());
     with_newline_like(raw, serde_json::to_vec(&repos).unwrap_or_default(), true)
 }
 
@@ -707,7 +736,9 @@ fn index_json(
     opts: &ExportOptions,
     b: &mut Builder<'_>,
 ) -> Result<Vec<u8>, ExportError> {
-    let raw = archive.member("index.json").and_then(|m| m.data());
+    let raw = archive
+        .member(&EntryPath::from("index.json"))
+        .and_then(|m| m.data());
     let mut doc: Map<String, Value> = raw
         .and_then(|b| serde_json::from_slice(b).ok())
         .ok_or_else(|| ExportError::Incomplete("index.json cannot be read".to_string()))?;
@@ -716,18 +747,26 @@ fn index_json(
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let tree = IndexTree::read(archive);
-    let holds = |t: &Top, img: &Image| {
-        img.manifest_digest
-            .as_deref()
-            .is_some_and(|d| t.desc.digest == d || t.leaves.iter().any(|l| l.desc.digest == d))
+    let Some(tree) = archive.oci.as_ref() else {
+        return Err(ExportError::Incomplete("index.json cannot be read".to_string()));
+    };
+    let leaves: Vec<Vec<(&oci::Descriptor, Option<usize>)>> =
+        (0..tree.tops.len()).map(|t| tree.manifests_under(t)).collect();
+    let holds = |t: usize, img: &Image| {
+        let Some(d) = img.manifest_digest.as_ref().map(ToString::to_string) else {
+            return false;
+        };
+        tree.tops.get(t).is_some_and(|top| top.desc.digest == d)
+            || leaves
+                .get(t)
+                .is_some_and(|ls| ls.iter().any(|(desc, _)| desc.digest == d))
     };
     let mut kept: Vec<Value> = Vec::new();
     let mut placed: BTreeSet<usize> = BTreeSet::new();
     // First the entries a selected tag names, then one entry for each image still unplaced.
     for pass in 0..2 {
-        for (t, raw_entry) in tree.tops.iter().zip(&raw_entries) {
-            let names = facts::top_names(t);
+        for (t, (top, raw_entry)) in tree.tops.iter().zip(&raw_entries).enumerate() {
+            let names = OciTree::top_names(&top.desc);
             let under: Vec<&Selected> = images
                 .iter()
                 .filter(|s| archive.images.get(s.image).is_some_and(|i| holds(t, i)))
@@ -751,24 +790,25 @@ fn index_json(
             if !named_here {
                 strip_names(&mut entry);
             }
-            let multi = t.leaves.iter().all(|l| l.desc.digest != t.desc.digest);
+            let my_leaves = leaves.get(t).map(Vec::as_slice).unwrap_or_default();
+            let multi = my_leaves.iter().all(|(d, _)| d.digest != top.desc.digest);
             let whole = !multi || (opts.platform.is_none() && under.iter().all(|s| s.by_name));
             if whole {
-                b.blobs_under(&t.desc, 0);
+                b.blobs_under(tree, top.node);
                 kept.push(entry);
             } else {
                 for s in &under {
                     let Some(img) = archive.images.get(s.image) else {
                         continue;
                     };
-                    let Some(leaf) = t
-                        .leaves
+                    let want = img.manifest_digest.as_ref().map(ToString::to_string);
+                    let Some((leaf_desc, leaf_node)) = my_leaves
                         .iter()
-                        .find(|l| Some(l.desc.digest.as_str()) == img.manifest_digest.as_deref())
+                        .find(|(d, _)| Some(&d.digest) == want.as_ref())
                     else {
                         continue;
                     };
-                    let mut v = serde_json::to_value(&leaf.desc).unwrap_or(Value::Null);
+                    let mut v = serde_json::to_value(leaf_desc).unwrap_or(Value::Null);
                     if let (Some(Value::Object(a)), Some(o)) =
                         (entry.get("annotations"), v.as_object_mut())
                     {
@@ -786,7 +826,7 @@ fn index_json(
                             }
                         }
                     }
-                    b.blobs_under(&leaf.desc, 0);
+                    b.blobs_under(tree, *leaf_node);
                     kept.push(v);
                 }
             }

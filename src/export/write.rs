@@ -4,15 +4,17 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, BufWriter, Read};
 use std::path::{Path, PathBuf};
 
-use crate::archive::member::Member;
+use crate::atomic::{AtomicFile, OutputError};
 use crate::digest::HashingReader;
 use crate::export::plan::{Out, Plan};
 use crate::export::{io_err, ExportError};
 use crate::model::Archive;
-use crate::Severity;
+use crate::scan::tar::{self as tarread, Flow, Stopped, TarReader};
+use crate::scan::Member;
+use crate::{Limits, Severity};
 
 /// What an export wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,12 +37,14 @@ struct Meta {
 }
 
 impl Meta {
-    fn of(member: &Member, h: Option<&tar::Header>) -> Meta {
+    fn of(member: &Member, h: Option<&tarread::Header>) -> Meta {
         Meta {
-            mode: h.and_then(|h| h.mode().ok()).unwrap_or(member.mode),
-            mtime: h.and_then(|h| h.mtime().ok()).unwrap_or(0),
-            uid: h.and_then(|h| h.uid().ok()).unwrap_or(0),
-            gid: h.and_then(|h| h.gid().ok()).unwrap_or(0),
+            mode: h
+                .and_then(|h| u32::try_from(h.mode & 0o7777).ok())
+                .unwrap_or(member.mode),
+            mtime: h.and_then(|h| u64::try_from(h.mtime).ok()).unwrap_or(0),
+            uid: h.and_then(|h| u64::try_from(h.uid).ok()).unwrap_or(0),
+            gid: h.and_then(|h| u64::try_from(h.gid).ok()).unwrap_or(0),
         }
     }
 }
@@ -56,12 +60,12 @@ fn header(kind: tar::EntryType, meta: Meta, size: u64) -> tar::Header {
     h
 }
 
-struct Sink<W: Write> {
+struct Sink<W: io::Write> {
     tar: tar::Builder<W>,
     written: Vec<String>,
 }
 
-impl<W: Write> Sink<W> {
+impl<W: io::Write> Sink<W> {
     /// Writes the outputs made from one input member; `content` is its body.
     fn emit(
         &mut self,
@@ -88,7 +92,10 @@ impl<W: Write> Sink<W> {
                     }
                     body_used = true;
                     let want = member.digest.clone().ok_or_else(|| {
-                        ExportError::InputChanged(format!("{} has no digest", member.path))
+                        ExportError::InputChanged(format!(
+                            "{} has no digest",
+                            member.path.to_string_lossy()
+                        ))
                     })?;
                     let mut h = header(tar::EntryType::Regular, meta, member.size);
                     let mut hashed = HashingReader::new(content.take(member.size));
@@ -99,7 +106,8 @@ impl<W: Write> Sink<W> {
                     if got != want || n != member.size {
                         return Err(ExportError::InputChanged(format!(
                             "{} now has {n} bytes with digest {got}, the first read saw {} bytes with {want}",
-                            member.path, member.size
+                            member.path.to_string_lossy(),
+                            member.size
                         )));
                     }
                     self.written.push(p.clone());
@@ -134,7 +142,7 @@ fn each_member(
     input: &Path,
     archive: &Archive,
     plan: &Plan,
-    mut f: impl FnMut(&Member, Option<&tar::Header>, &[Out], &mut dyn Read) -> Result<(), ExportError>,
+    mut f: impl FnMut(&Member, Option<&tarread::Header>, &[Out], &mut dyn Read) -> Result<(), ExportError>,
 ) -> Result<(), ExportError> {
     if std::fs::metadata(input)
         .map_err(io_err(format!("reading {}", input.display())))?
@@ -144,7 +152,7 @@ fn each_member(
             let Some(m) = archive.members.get(i) else {
                 continue;
             };
-            let path = input.join(&m.name);
+            let path = input.join(crate::scan::dir::os_path(&m.name));
             let mut content: Box<dyn Read> = if m.is_file() {
                 Box::new(BufReader::new(
                     File::open(&path).map_err(io_err(format!("reading {}", path.display())))?,
@@ -166,23 +174,44 @@ fn each_member(
     let head = crate::compress::read_head(&mut raw, crate::compress::SNIFF_LEN)
         .map_err(io_err("reading the input"))?;
     let stream = io::Cursor::new(head.clone()).chain(raw);
-    let decoded = crate::compress::decoder(crate::Compression::sniff(&head), stream)
-        .map_err(io_err("decompressing the input"))?;
-    let mut tar = tar::Archive::new(decoded);
+    let limits = Limits::default();
+    let decoded = crate::compress::decoder(crate::Compression::sniff(&head), stream, &limits);
+    let mut reader = TarReader::new(
+        tarread::Stream(decoded),
+        crate::scan::layer::tar_limits(&limits),
+    );
     let mut done = 0usize;
-    for entry in tar.entries().map_err(io_err("reading the input"))? {
-        let mut entry = entry.map_err(io_err("reading the input"))?;
-        let Some(&i) = by_offset.get(&entry.raw_header_position()) else {
-            continue;
+    let mut failed: Option<ExportError> = None;
+    let stopped = tarread::walk(&mut reader, |h, body| {
+        let Some(&i) = by_offset.get(&h.offset) else {
+            return Ok(Flow::Next);
         };
         let (Some(m), Some(outs)) = (archive.members.get(i), plan.outputs.get(&i)) else {
-            continue;
+            return Ok(Flow::Next);
         };
-        let h = entry.header().clone();
-        f(m, Some(&h), outs, &mut entry)?;
+        if let Err(e) = f(m, Some(h), outs, body) {
+            failed = Some(e);
+            return Ok(Flow::Stop);
+        }
         done = done.saturating_add(1);
-        if done == by_offset.len() {
-            break;
+        Ok(if done == by_offset.len() {
+            Flow::Stop
+        } else {
+            Flow::Next
+        })
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    match stopped {
+        Stopped::End(_) | Stopped::Visitor => {}
+        Stopped::Failed(e) | Stopped::Error(tarread::TarError::Source(e)) => {
+            return Err(io_err("reading the input")(e))
+        }
+        Stopped::Error(e) => {
+            return Err(ExportError::InputChanged(format!(
+                "the input no longer reads to its end: {e:?}"
+            )))
         }
     }
     if done != by_offset.len() {
@@ -194,34 +223,9 @@ fn each_member(
     Ok(())
 }
 
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(x), Ok(y)) if x == y => return true,
-        _ => {}
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        if let (Ok(x), Ok(y)) = (std::fs::metadata(a), std::fs::metadata(b)) {
-            return x.dev() == y.dev() && x.ino() == y.ino();
-        }
-    }
-    false
-}
-
-/// Removes the temporary file unless disarmed.
-struct TempFile(Option<PathBuf>);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if let Some(p) = self.0.take() {
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
-
 /// Writes `plan` (made from `archive`, read from `input`) to `output`: a temporary file in
-/// the output's directory, validated, then renamed over `output`. Refuses to replace `input`.
+/// the output's directory, validated, then renamed over `output`. Refuses to replace `input`,
+/// and an output that exists and is not a regular file.
 pub fn write(
     input: &Path,
     archive: &Archive,
@@ -231,28 +235,18 @@ pub fn write(
     if input == Path::new("-") {
         return Err(ExportError::Stdin);
     }
-    if same_file(input, output) {
-        return Err(ExportError::SameFile(output.to_path_buf()));
-    }
-    let dir = match output.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = output
-        .file_name()
-        .ok_or_else(|| ExportError::Io {
-            context: format!("{} names no file", output.display()),
-            source: io::Error::from(io::ErrorKind::InvalidInput),
-        })?
-        .to_string_lossy()
-        .into_owned();
-    let tmp_path = dir.join(format!(".{name}.imgtar-{}.tmp", std::process::id()));
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp_path)
-        .map_err(io_err(format!("creating {}", tmp_path.display())))?;
-    let mut guard = TempFile(Some(tmp_path.clone()));
+    let mut out = AtomicFile::create(output, Some(input)).map_err(|e| match e {
+        OutputError::SameAsInput(p) => ExportError::SameFile(p),
+        OutputError::NotRegular(p) => ExportError::NotRegular(p),
+        OutputError::Create(p, source) => ExportError::Io {
+            context: format!("creating a temporary file beside {}", p.display()),
+            source,
+        },
+    })?;
+    let file = out
+        .file()
+        .try_clone()
+        .map_err(io_err("opening the temporary output"))?;
     let mut sink = Sink {
         tar: tar::Builder::new(BufWriter::with_capacity(1 << 20, file)),
         written: Vec::new(),
@@ -279,9 +273,8 @@ pub fn write(
         context: "flushing the output".to_string(),
         source: e.into_error(),
     })?;
-    file.sync_all().map_err(io_err("syncing the output"))?;
     drop(file);
-    let report = crate::Reader::new().open(&tmp_path)?;
+    let report = crate::Reader::new().open(out.path())?;
     let errors: Vec<String> = report
         .findings_at_least(Severity::Error)
         .map(ToString::to_string)
@@ -289,18 +282,14 @@ pub fn write(
     if !errors.is_empty() {
         return Err(ExportError::Invalid(errors.join("\n")));
     }
-    std::fs::rename(&tmp_path, output).map_err(io_err(format!(
-        "renaming {} to {}",
-        tmp_path.display(),
-        output.display()
-    )))?;
-    guard.0 = None;
+    out.commit()
+        .map_err(io_err(format!("writing {}", output.display())))?;
     let images = plan
         .images
         .iter()
         .filter_map(|s| {
             let img = archive.images.get(s.image)?;
-            Some((crate::engine::facts::image_id(img), s.tags.clone()))
+            Some((img.api_id(), s.tags.clone()))
         })
         .collect();
     Ok(Written {

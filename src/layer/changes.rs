@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::layer::entry::EntryPath;
+use crate::path::EntryPath;
 
 /// What a layer did to one path, judged against the filesystem of the layers below it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

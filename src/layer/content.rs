@@ -1,10 +1,10 @@
-//! Reading file contents of a flattened image: a second pass over the archive.
+//! Writing file contents of a flattened image: a second pass over the archive.
 //!
-//! The first pass (the [`Reader`](crate::Reader) with recorded entries) keeps only metadata.
-//! Content is read again from the archive, so the input must be readable twice: a file or an
-//! extracted directory, not a pipe. Each layer blob read in the second pass is hashed again
-//! and checked against the digest of the first pass, so what is written is what was validated;
-//! every wanted entry must be found at its recorded offset.
+//! The first pass (the [`Reader`] with recorded entries) keeps only metadata. Content is read
+//! again from the archive, so the input must be readable twice: a file or an extracted
+//! directory, not a pipe ([`crate::layer::files`] works from a pipe). The second pass reads only
+//! the layer blobs that hold wanted content; each is hashed again and checked against the
+//! digest of the first pass, so what is written is what was validated.
 //!
 //! [`squash`] writes the flattened filesystem as one tar; [`cat`] writes one file's content.
 
@@ -12,35 +12,25 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::compress::{self, Compression};
-use crate::digest::HashingReader;
-use crate::layer::entry::{Entry, EntryKind, EntryPath};
+use crate::layer::files::{pass, FileMeta, Wanted};
 use crate::layer::flatten::{ContentRef, FlatFs, Node, ResolveError};
 use crate::model::{Archive, Image};
-
-/// Where the second pass reads the archive from.
-pub enum Source<'a> {
-    /// The archive's bytes again from the first (a file opened anew), compressed or not.
-    Stream(Box<dyn Read + 'a>),
-    /// An extracted archive directory.
-    Dir(&'a Path),
-}
+use crate::path::EntryPath;
+use crate::read::{Input, Reader};
+use crate::scan::entry::{Entry, EntryKind};
 
 /// Why content could not be read or written.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ContentError {
     /// Reading the archive failed.
-    #[error("reading {what}: {source}")]
-    Read {
-        /// What was being read (member, entry and offset).
-        what: String,
-        /// The cause.
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Read(#[from] crate::Error),
+    /// The input cannot be read twice (a pipe).
+    #[error("{0} is read twice (metadata, then content), but it is a pipe; save it to a file first (docker save -o image.tar IMAGE)")]
+    NotReplayable(String),
     /// Writing the output failed.
-    #[error("writing the output: {0}")]
+    #[error("writing the output")]
     Write(#[source] io::Error),
     /// The archive differs from what the first pass read.
     #[error("the archive changed since it was read: {0}")]
@@ -77,183 +67,77 @@ fn kind_name(kind: &EntryKind) -> &'static str {
     }
 }
 
-/// A layer blob to read, and the entries wanted from it by header offset.
-struct Wanted {
-    /// Cleaned member path, offset of its header (None in a directory), name as stored.
-    path: String,
-    offset: Option<u64>,
-    name: String,
-    digest: Option<crate::Digest>,
-    /// Entry offset → the content references (one per layer backed by this blob).
-    entries: BTreeMap<u64, Vec<ContentRef>>,
-}
-
-/// What receives each wanted entry's content, with the references it serves.
-type Visitor<'f> = dyn FnMut(&[ContentRef], &mut dyn Read) -> Result<(), ContentError> + 'f;
-
-/// Groups content references by the member that holds them.
+/// The entries a set of content references needs, by member, with the first pass's digests.
 fn plan(
     archive: &Archive,
     image: &Image,
     refs: impl Iterator<Item = ContentRef>,
-) -> Result<Vec<Wanted>, ContentError> {
-    let mut by_member: BTreeMap<(String, Option<u64>), Wanted> = BTreeMap::new();
+) -> Result<(Wanted, BTreeMap<EntryPath, Option<crate::Digest>>), ContentError> {
+    let mut wanted: Wanted = HashMap::new();
+    let mut digests = BTreeMap::new();
     for r in refs {
         let member = image
             .layers
             .get(r.layer)
-            .and_then(|l| l.member.as_deref())
-            .and_then(|m| archive.member(m))
+            .and_then(|l| archive.layer_member(l))
             .ok_or(ContentError::MissingLayer { layer: r.layer })?;
-        let w = by_member
-            .entry((member.path.clone(), member.offset))
-            .or_insert_with(|| Wanted {
-                path: member.path.clone(),
-                offset: member.offset,
-                name: member.name.clone(),
-                digest: member.digest.clone(),
-                entries: BTreeMap::new(),
-            });
-        let v = w.entries.entry(r.offset).or_default();
-        if !v.contains(&r) {
-            v.push(r);
-        }
+        wanted.entry(member.path.clone()).or_default().insert(r.offset);
+        digests.insert(member.path.clone(), member.digest.clone());
     }
-    Ok(by_member.into_values().collect())
+    Ok((wanted, digests))
 }
 
-/// Calls `f` with the content of every wanted entry (and the references it serves), member by
-/// member in archive order, entries in layer order.
-fn visit(source: Source<'_>, wanted: Vec<Wanted>, f: &mut Visitor<'_>) -> Result<(), ContentError> {
-    match source {
-        Source::Dir(root) => {
-            for w in &wanted {
-                let file_path: PathBuf = root.join(&w.name);
-                let file = std::fs::File::open(&file_path).map_err(|e| ContentError::Read {
-                    what: file_path.display().to_string(),
-                    source: e,
-                })?;
-                read_member(io::BufReader::new(file), w, f)?;
-            }
-            Ok(())
-        }
-        Source::Stream(input) => {
-            let mut input = input;
-            let read_err = |what: &str| {
-                let what = what.to_string();
-                move |source| ContentError::Read { what, source }
-            };
-            let head = compress::read_head(&mut input, compress::SNIFF_LEN)
-                .map_err(read_err("the archive"))?;
-            let compression = Compression::sniff(&head);
-            let outer = io::Cursor::new(head).chain(input);
-            let decoded = compress::decoder(compression, outer);
-            let decoded = match decoded {
-                Ok(d) => d,
-                Err(e) => return Err(read_err("the archive")(e)),
-            };
-            visit_tar(decoded, wanted, f)
-        }
+/// Runs the content pass: `f` gets each wanted entry's content, with the member it is in;
+/// then checks that every wanted entry was met and that the blobs are those of the first pass.
+fn visit<F>(
+    reader: &Reader,
+    input: &Input,
+    archive: &Archive,
+    image: &Image,
+    refs: impl Iterator<Item = ContentRef>,
+    mut f: F,
+) -> Result<(), ContentError>
+where
+    F: FnMut(&EntryPath, &Entry, &mut dyn Read) -> io::Result<()> + Send,
+{
+    if !input.is_replayable() {
+        return Err(ContentError::NotReplayable(
+            if *input == Input::Stdin {
+                "standard input".to_string()
+            } else {
+                input.path().display().to_string()
+            },
+        ));
     }
-}
-
-fn visit_tar(
-    decoded: Box<dyn Read + '_>,
-    wanted: Vec<Wanted>,
-    f: &mut Visitor<'_>,
-) -> Result<(), ContentError> {
-    let mut left: HashMap<(String, Option<u64>), Wanted> = wanted
-        .into_iter()
-        .map(|w| ((w.path.clone(), w.offset), w))
-        .collect();
-    let mut archive = tar::Archive::new(decoded);
-    let entries = archive.entries().map_err(|e| ContentError::Read {
-        what: "the archive".into(),
-        source: e,
-    })?;
-    let mut next = 0u64;
-    for entry in entries {
-        if left.is_empty() {
-            break;
-        }
-        let entry = entry.map_err(|e| ContentError::Read {
-            what: format!("the archive header at byte {next}"),
-            source: e,
-        })?;
-        let offset = entry.raw_header_position();
-        next = entry
-            .raw_file_position()
-            .saturating_add(entry.size().div_ceil(512).saturating_mul(512));
-        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let key = (crate::path::clean(&name).path, Some(offset));
-        if let Some(w) = left.remove(&key) {
-            read_member(entry, &w, f)?;
-        }
-    }
-    if let Some(w) = left.values().next() {
+    let (wanted, digests) = plan(archive, image, refs)?;
+    // One thread: the output is written in the order the pass meets the entries.
+    let reader = reader.clone().threads(1).record_entries(false);
+    let mut visitor =
+        |meta: &FileMeta<'_>, r: &mut dyn Read| -> io::Result<()> { f(meta.member, meta.entry, r) };
+    let (second, results) = pass(&reader, input, Some(&wanted), &mut visitor)?;
+    let expected: usize = wanted.values().map(|o| o.len()).sum();
+    if results.len() != expected {
         return Err(ContentError::Changed(format!(
-            "member {:?} is no longer at byte {}",
-            w.name,
-            w.offset.unwrap_or(0)
+            "{} of {expected} entries recorded in the first pass were not found",
+            expected.saturating_sub(results.len())
         )));
     }
-    Ok(())
-}
-
-/// Decompresses one layer blob, hands the wanted entries to `f`, and checks the blob digest.
-fn read_member<R: Read>(blob: R, w: &Wanted, f: &mut Visitor<'_>) -> Result<(), ContentError> {
-    let at = |offset: u64| format!("layer {:?} at byte {offset} of its tar", w.name);
-    let read_err = |what: String| move |source| ContentError::Read { what, source };
-    let mut blob = HashingReader::new(blob);
-    let head = compress::read_head(&mut blob, compress::SNIFF_LEN)
-        .map_err(read_err(format!("layer {:?}", w.name)))?;
-    let mut found = 0usize;
-    {
-        let compression = Compression::sniff(&head);
-        let raw = io::Cursor::new(head).chain(&mut blob);
-        let decoded = compress::decoder(compression, raw);
-        let decoded = match decoded {
-            Ok(d) => d,
-            Err(e) => return Err(read_err(format!("layer {:?}", w.name))(e)),
-        };
-        let mut tar = tar::Archive::new(decoded);
-        let entries = tar.entries().map_err(read_err(at(0)))?;
-        let mut next = 0u64;
-        for entry in entries {
-            if found == w.entries.len() {
-                break;
-            }
-            let mut entry = entry.map_err(read_err(at(next)))?;
-            let offset = entry.raw_header_position();
-            next = entry
-                .raw_file_position()
-                .saturating_add(entry.size().div_ceil(512).saturating_mul(512));
-            if let Some(refs) = w.entries.get(&offset) {
-                found = found.saturating_add(1);
-                f(refs, &mut entry)?;
+    for (path, before) in &digests {
+        let now = second.archive.member(path).and_then(|m| m.digest.as_ref());
+        if let (Some(before), Some(now)) = (before, now) {
+            if before != now {
+                return Err(ContentError::Changed(format!(
+                    "layer {:?} now has digest {now}",
+                    path.to_string_lossy()
+                )));
             }
         }
-    }
-    blob.drain()
-        .map_err(read_err(format!("layer {:?}", w.name)))?;
-    if found != w.entries.len() {
-        return Err(ContentError::Changed(format!(
-            "layer {:?} lacks entries recorded in the first pass",
-            w.name
-        )));
-    }
-    let (digest, _) = blob.finish();
-    if w.digest.as_ref().is_some_and(|d| *d != digest) {
-        return Err(ContentError::Changed(format!(
-            "layer {:?} now has digest {digest}",
-            w.name
-        )));
     }
     Ok(())
 }
 
 /// Copies exactly `size` bytes of `r` to `out`; fewer is an error (a truncated entry).
-fn copy_exact(r: &mut dyn Read, size: u64, out: &mut dyn Write) -> Result<(), ContentError> {
+fn copy_exact(r: &mut dyn Read, size: u64, out: &mut dyn Write) -> io::Result<()> {
     let mut body = ExactBody::new(r, size);
     let mut buf = vec![0u8; 64 << 10];
     loop {
@@ -261,27 +145,46 @@ fn copy_exact(r: &mut dyn Read, size: u64, out: &mut dyn Write) -> Result<(), Co
             Ok(0) => return Ok(()),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(ContentError::Read {
-                    what: "an entry's content".into(),
-                    source: e,
-                })
-            }
+            Err(e) => return Err(e),
         };
         out.write_all(buf.get(..n).unwrap_or_default())
-            .map_err(ContentError::Write)?;
+            .map_err(|e| io::Error::other(WriteFailed(e)))?;
     }
+}
+
+/// Marks an output failure inside the content pass's error chain.
+#[derive(Debug, thiserror::Error)]
+#[error("writing the output failed")]
+struct WriteFailed(#[source] io::Error);
+
+/// The output's failure, if that is why the pass stopped.
+fn output_error(e: crate::Error) -> ContentError {
+    if let crate::Error::Visit { source, .. } = e {
+        if source.get_ref().is_some_and(|x| x.is::<WriteFailed>()) {
+            let inner = source
+                .into_inner()
+                .and_then(|b| b.downcast::<WriteFailed>().ok())
+                .map_or_else(|| io::Error::other("writing the output failed"), |w| w.0);
+            return ContentError::Write(inner);
+        }
+        return ContentError::Read(crate::Error::Visit {
+            member: None,
+            source,
+        });
+    }
+    ContentError::Read(e)
 }
 
 /// Writes one file's final content: `path` is resolved in the flattened filesystem, following
 /// symlinks inside the root. Returns the number of bytes written.
 pub fn cat(
-    source: Source<'_>,
+    reader: &Reader,
+    input: &Input,
     archive: &Archive,
     image: &Image,
     fs: &FlatFs,
     path: &EntryPath,
-    out: &mut dyn Write,
+    out: &mut (dyn Write + Send),
 ) -> Result<u64, ContentError> {
     let (real, node) = fs.resolve(path)?;
     let Some(content) = node.content.filter(|_| node.meta.kind == EntryKind::File) else {
@@ -291,8 +194,13 @@ pub fn cat(
         });
     };
     let size = node.meta.size;
-    let wanted = plan(archive, image, std::iter::once(content))?;
-    visit(source, wanted, &mut |_, r| copy_exact(r, size, out))?;
+    visit(reader, input, archive, image, std::iter::once(content), |_, _, r| {
+        copy_exact(r, size, out)
+    })
+    .map_err(|e| match e {
+        ContentError::Read(e) => output_error(e),
+        other => other,
+    })?;
     Ok(size)
 }
 
@@ -359,8 +267,9 @@ fn xattrs<W: Write>(tar: &mut tar::Builder<W>, meta: &Entry) -> io::Result<()> {
 /// their content, then symlinks, devices and FIFOs, then hardlinks (each names the first path,
 /// in tree order, of the files it shares content with). Every entry carries its mode, owner,
 /// mtime and xattrs; implicit directories are 0755 root-owned with mtime 0.
-pub fn squash<W: Write>(
-    source: Source<'_>,
+pub fn squash<W: Write + Send>(
+    reader: &Reader,
+    input: &Input,
     archive: &Archive,
     image: &Image,
     fs: &FlatFs,
@@ -391,21 +300,30 @@ pub fn squash<W: Write>(
     // (layers backed by one blob) become hardlinks to it.
     let mut written: HashMap<ContentRef, &EntryPath> = HashMap::new();
     let mut extra_links: Vec<(&EntryPath, &Node, &EntryPath)> = Vec::new();
-    let wanted = plan(archive, image, by_content.keys().copied())?;
-    visit(source, wanted, &mut |refs, r| {
+    // The content references each entry of each member serves (one blob may back several
+    // layers of the image).
+    let mut refs_of: HashMap<(EntryPath, u64), Vec<ContentRef>> = HashMap::new();
+    for c in by_content.keys() {
+        if let Some(m) = image.layers.get(c.layer).and_then(|l| archive.layer_member(l)) {
+            refs_of.entry((m.path.clone(), c.offset)).or_default().push(*c);
+        }
+    }
+    let wio = |e: io::Error| io::Error::other(WriteFailed(e));
+    visit(reader, input, archive, image, by_content.keys().copied(), |member, entry, r| {
         let mut first: Option<&EntryPath> = None;
-        for content in refs {
+        let refs = refs_of.get(&(member.clone(), entry.offset)).cloned().unwrap_or_default();
+        for content in &refs {
             for &(path, node) in by_content.get(content).into_iter().flatten() {
                 if let Some(first) = first.or_else(|| written.get(content).copied()) {
                     extra_links.push((path, node, first));
                     continue;
                 }
                 let mut h = header_for(&node.meta, tar::EntryType::Regular, node.meta.size)
-                    .map_err(werr)?;
-                xattrs(&mut tar, &node.meta).map_err(werr)?;
+                    .map_err(wio)?;
+                xattrs(&mut tar, &node.meta).map_err(wio)?;
                 let mut body = ExactBody::new(r, node.meta.size);
                 tar.append_data(&mut h, os_path(path.as_bytes()), &mut body)
-                    .map_err(werr)?;
+                    .map_err(wio)?;
                 body.check()?;
                 sum.files = sum.files.saturating_add(1);
                 sum.entries = sum.entries.saturating_add(1);
@@ -415,6 +333,10 @@ pub fn squash<W: Write>(
             }
         }
         Ok(())
+    })
+    .map_err(|e| match e {
+        ContentError::Read(e) => output_error(e),
+        other => other,
     })?;
     for (path, node) in fs.iter() {
         let kind = match &node.meta.kind {
@@ -479,14 +401,11 @@ impl<'r> ExactBody<'r> {
         )
     }
 
-    fn check(&self) -> Result<(), ContentError> {
+    fn check(&self) -> io::Result<()> {
         if self.left == 0 {
             return Ok(());
         }
-        Err(ContentError::Read {
-            what: "an entry's content".into(),
-            source: self.short(),
-        })
+        Err(self.short())
     }
 }
 

@@ -26,7 +26,8 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use crate::layer::changes::{Change, ChangeKind, ChangeSet, Issue, IssueKind};
-use crate::layer::entry::{Entry, EntryKind, EntryPath, LayerRecords, Record};
+use crate::path::{self as paths, EntryPath, Kind, Tree, WalkError, WalkOptions};
+use crate::scan::entry::{Entry, EntryKind, LayerRecords, Record};
 use crate::whiteout::PLNK_DIR;
 
 /// Whose whiteout rules to apply.
@@ -186,65 +187,48 @@ impl FlatFs {
         }
     }
 
-    /// Walks `path` component by component, replacing symlinks by their targets. The last
-    /// component is followed only when `follow_last`. Missing components are kept as they
-    /// are (the rest of the path cannot exist).
+    /// Walks `path` component by component, replacing symlinks by their targets (the one
+    /// walk of the crate, [`crate::path::walk`]). The last component is followed only when
+    /// `follow_last`. Missing components are kept as they are (the rest of the path cannot
+    /// exist).
     fn walk(&self, path: &EntryPath, follow_last: bool) -> Result<Walked, ResolveError> {
-        let mut pending: Vec<Vec<u8>> = path
-            .as_bytes()
-            .split(|&b| b == b'/')
-            .filter(|c| !c.is_empty())
-            .rev()
-            .map(<[u8]>::to_vec)
-            .collect();
-        let mut done: Vec<Vec<u8>> = Vec::new();
-        let mut hops = 0u32;
-        let mut via_symlink = false;
-        let mut missing = false;
-        while let Some(comp) = pending.pop() {
-            match comp.as_slice() {
-                b"." => continue,
-                b".." => {
-                    done.pop();
-                    continue;
-                }
-                _ => {}
-            }
-            done.push(comp);
-            if missing {
-                continue;
-            }
-            let cur = EntryPath::from_bytes(done.join(&b'/'));
-            let last = pending.is_empty();
-            match self.nodes.get(&cur).map(|n| &n.meta.kind) {
-                None => missing = true,
-                Some(EntryKind::Dir) => {}
-                Some(EntryKind::Symlink { target }) if follow_last || !last => {
-                    hops = hops.saturating_add(1);
-                    if hops > self.max_link_depth {
-                        return Err(ResolveError::Loop(cur));
-                    }
-                    via_symlink = true;
-                    done.pop();
-                    if target.starts_with(b"/") {
-                        done.clear();
-                    }
-                    pending.extend(
-                        target
-                            .split(|&b| b == b'/')
-                            .filter(|c| !c.is_empty())
-                            .rev()
-                            .map(<[u8]>::to_vec),
-                    );
-                }
-                Some(_) if last => {}
-                Some(_) => return Err(ResolveError::NotDirectory(cur)),
-            }
-        }
+        let w = paths::walk(
+            self,
+            path.as_bytes(),
+            WalkOptions {
+                follow_last,
+                max_hops: self.max_link_depth,
+            },
+        )
+        .map_err(|e| match e {
+            WalkError::Loop(p) => ResolveError::Loop(p),
+            WalkError::NotDirectory(p) => ResolveError::NotDirectory(p),
+        })?;
         Ok(Walked {
-            path: EntryPath::from_bytes(done.join(&b'/')),
-            via_symlink,
+            path: w.path,
+            via_symlink: w.via_symlink,
         })
+    }
+}
+
+impl Tree for FlatFs {
+    type Id = EntryPath;
+
+    fn root(&self) -> EntryPath {
+        EntryPath::default()
+    }
+
+    fn child(&self, dir: &EntryPath, name: &[u8]) -> Option<EntryPath> {
+        let p = dir.join(name);
+        self.nodes.contains_key(&p).then_some(p)
+    }
+
+    fn kind(&self, id: &EntryPath) -> Kind<'_> {
+        match self.nodes.get(id).map(|n| &n.meta.kind) {
+            None | Some(EntryKind::Dir) => Kind::Dir,
+            Some(EntryKind::Symlink { target }) => Kind::Symlink(target),
+            Some(_) => Kind::Other,
+        }
     }
 }
 
@@ -289,6 +273,8 @@ pub struct Flattener {
     fs: FlatFs,
     layers: usize,
     next_inode: u64,
+    /// For each file content removed or replaced, the last layer that did it.
+    removed: HashMap<ContentRef, usize>,
 }
 
 impl Flattener {
@@ -302,6 +288,7 @@ impl Flattener {
             },
             layers: 0,
             next_inode: 1,
+            removed: HashMap::new(),
         }
     }
 
@@ -318,6 +305,18 @@ impl Flattener {
     /// The final filesystem.
     pub fn finish(self) -> FlatFs {
         self.fs
+    }
+
+    /// The final filesystem, and for each file content that it no longer shows, the last
+    /// layer that deleted or replaced it.
+    pub(crate) fn finish_with_removals(self) -> (FlatFs, HashMap<ContentRef, usize>) {
+        (self.fs, self.removed)
+    }
+
+    fn note_removed(&mut self, layer: usize, old: &Node) {
+        if let Some(c) = old.content {
+            self.removed.insert(c, layer);
+        }
     }
 
     /// Applies the next layer (its records in stream order) and returns what it changed.
@@ -384,7 +383,9 @@ impl Flattener {
 
     fn insert(&mut self, st: &mut LayerState, path: EntryPath, node: Node) {
         Self::log(st, &path, self.fs.nodes.get(&path));
-        self.fs.nodes.insert(path, node);
+        if let Some(old) = self.fs.nodes.insert(path, node) {
+            self.note_removed(st.layer, &old);
+        }
     }
 
     /// Removes `path` (unless it is the root) and everything under it; returns how many paths
@@ -399,6 +400,7 @@ impl Flattener {
         for p in &doomed {
             if let Some(old) = self.fs.nodes.remove(p) {
                 Self::log(st, p, Some(&old));
+                self.note_removed(st.layer, &old);
             }
         }
         doomed.len()

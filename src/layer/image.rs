@@ -1,21 +1,42 @@
 //! Flattening an image of an archive read with recorded entries.
 
+use std::collections::{HashMap, HashSet};
+
 use crate::layer::changes::{ChangeSet, Issue};
-use crate::layer::entry::LayerRecords;
-use crate::layer::flatten::{FlatFs, FlattenOptions, Flattener};
-use crate::layer::scan::TarStatus;
+use crate::layer::flatten::{ContentRef, FlatFs, FlattenOptions, Flattener};
 use crate::model::{Archive, Image, Layer};
+use crate::scan::entry::LayerRecords;
+use crate::scan::layer::LayerStatus;
 
 /// An image's layers applied in order.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Flattened {
     /// The final filesystem.
     pub fs: FlatFs,
     /// What each layer changed, bottom first.
     pub changes: Vec<ChangeSet>,
+    /// For each file content the final filesystem no longer shows, the last layer that
+    /// deleted or replaced it.
+    pub(crate) removed: HashMap<ContentRef, usize>,
+    /// Every file content the final filesystem shows.
+    pub(crate) shown: HashSet<ContentRef>,
 }
 
 impl Flattened {
+    /// The layer that deleted or replaced a file's content (an entry of layer `layer` at
+    /// header offset `offset`), or `None` when the final filesystem still shows it.
+    pub fn hidden_by(&self, content: ContentRef) -> Option<usize> {
+        if self.shown(content) {
+            return None;
+        }
+        self.removed.get(&content).copied()
+    }
+
+    fn shown(&self, content: ContentRef) -> bool {
+        self.shown.contains(&content)
+    }
+
     /// Every note made while applying the layers, bottom layer first.
     pub fn issues(&self) -> impl Iterator<Item = &Issue> {
         self.changes.iter().flat_map(|c| c.issues.iter())
@@ -63,9 +84,9 @@ pub(crate) fn layer_records<'a>(
     let path = layer
         .path
         .clone()
-        .or_else(|| layer.member.clone())
+        .or_else(|| layer.member.as_ref().map(|m| m.to_string_lossy().into_owned()))
         .unwrap_or_default();
-    let member = layer.member.as_deref().and_then(|m| archive.member(m));
+    let member = archive.layer_member(layer);
     let Some(member) = member else {
         return Err(FlattenError::MissingLayer { layer: n, path });
     };
@@ -84,14 +105,22 @@ pub(crate) fn layer_records<'a>(
         });
     };
     let reason = match &scan.status {
-        Some(TarStatus::NotTar) => Some("its content is not a tar".to_string()),
-        Some(TarStatus::Corrupt { offset, message }) => Some(format!(
-            "the tar stops parsing at byte {offset} of the decompressed stream: {message}"
+        LayerStatus::NotTar => Some("its content is not a tar".to_string()),
+        LayerStatus::Corrupt { offset, reason } => Some(format!(
+            "the tar stops parsing at byte {offset} of the decompressed stream: {reason}"
         )),
-        Some(TarStatus::DecompressError { offset, message }) => Some(format!(
-            "decompression fails after {offset} bytes: {message}"
+        LayerStatus::Truncated { at, .. } => Some(format!(
+            "the tar ends early at byte {at} of the decompressed stream"
         )),
-        _ => None,
+        LayerStatus::Decompress {
+            produced, message, ..
+        } => Some(format!(
+            "decompression fails after {produced} bytes: {message}"
+        )),
+        LayerStatus::Limit { limit, value, max } => Some(format!(
+            "decompression stopped at a limit: {limit} is {value}, the limit is {max}"
+        )),
+        LayerStatus::Complete { .. } => None,
     };
     if let Some(reason) = reason {
         return Err(FlattenError::Unreadable {
@@ -143,8 +172,12 @@ pub fn flatten_image(
         let records = layer_records(archive, n, layer)?;
         changes.push(flattener.apply(&records));
     }
+    let (fs, removed) = flattener.finish_with_removals();
+    let shown = fs.iter().filter_map(|(_, n)| n.content).collect();
     Ok(Flattened {
-        fs: flattener.finish(),
+        fs,
         changes,
+        removed,
+        shown,
     })
 }

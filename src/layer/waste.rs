@@ -24,7 +24,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
-use crate::layer::entry::{EntryKind, EntryPath, LayerRecords, Record};
+use crate::path::EntryPath;
+use crate::scan::entry::{EntryKind, LayerRecords, Record};
 use crate::layer::flatten::{ContentRef, FlatFs};
 
 /// One path dive counts as inefficient.

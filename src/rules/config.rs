@@ -1,70 +1,61 @@
-//! R17–R23: the image config.
+//! R17–R23: image configs.
 
-use crate::doc::config::{self, ImageConfig};
-use crate::validate::ctx::Ctx;
-use crate::validate::{Code, Finding};
+use crate::doc::config::{self, Config};
+use crate::doc::DocError;
+use crate::finding::{Code, Finding};
+use crate::model::Archive;
+use crate::rules::at;
 
 /// containers/image's limit on a config (`iolimits.MaxConfigBodySize`).
 const C_IMAGE_CONFIG_LIMIT: u64 = 4 << 20;
 
-/// Decodes and checks the config held by member `i`.
-pub(super) fn load(cx: &mut Ctx<'_>, i: usize) -> Option<ImageConfig> {
-    let m = cx.member(i)?;
-    let mut out: Vec<Finding> = Vec::new();
-    if m.size > C_IMAGE_CONFIG_LIMIT {
-        out.push(cx.at(
-            Code::ConfigTooLarge,
-            i,
-            format!(
-                "the config is {} bytes; containers/image refuses configs over 4 MiB",
-                m.size
-            ),
-        ));
-    }
-    let parsed = match m.data() {
-        None if m.too_large => {
-            out.push(cx.at(
+pub(super) fn check(a: &Archive, out: &mut Vec<Finding>) {
+    for (&i, parsed) in &a.docs.configs {
+        let Some(m) = a.members.get(i) else { continue };
+        if m.size > C_IMAGE_CONFIG_LIMIT {
+            out.push(at(
+                a,
+                Code::ConfigTooLarge,
+                i,
+                format!(
+                    "the config is {} bytes; containers/image refuses configs over 4 MiB",
+                    m.size
+                ),
+            ));
+        }
+        match parsed {
+            Ok(c) => config(a, i, c, out),
+            Err(DocError::TooLarge) => out.push(at(
+                a,
                 Code::MetadataTooLarge,
                 i,
                 format!(
-                    "the config is {} bytes, over Limits::max_json_bytes ({}): not parsed",
-                    m.size, cx.limits.max_json_bytes
+                    "the config is {} bytes, over Limits::max_json_bytes: not parsed",
+                    m.size
                 ),
-            ));
-            None
-        }
-        None => {
-            out.push(cx.at(
+            )),
+            Err(DocError::NotADocument) => out.push(at(
+                a,
                 Code::ConfigInvalid,
                 i,
                 "the config is not a JSON document (it looks like a tar or binary data)",
-            ));
-            None
+            )),
+            Err(e) => out.push(at(a, Code::ConfigInvalid, i, format!("the config {e}"))),
         }
-        Some(bytes) => match config::parse(bytes) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                out.push(cx.at(Code::ConfigInvalid, i, format!("the config {e}")));
-                None
-            }
-        },
-    };
-    if let Some(c) = &parsed {
-        check(cx, i, c, &mut out);
     }
-    cx.findings.extend(out);
-    parsed
 }
 
-fn check(cx: &Ctx<'_>, i: usize, c: &ImageConfig, out: &mut Vec<Finding>) {
+fn config(a: &Archive, i: usize, c: &Config, out: &mut Vec<Finding>) {
     if !c.has_rootfs {
-        out.push(cx.at(
+        out.push(at(
+            a,
             Code::ConfigNoRootfs,
             i,
             "the config has no rootfs (docker load: \"invalid image JSON, no RootFS key\")",
         ));
     } else if c.rootfs_type.as_deref() != Some("layers") {
-        out.push(cx.at(
+        out.push(at(
+            a,
             Code::RootfsType,
             i,
             format!(
@@ -75,7 +66,8 @@ fn check(cx: &Ctx<'_>, i: usize, c: &ImageConfig, out: &mut Vec<Finding>) {
     }
     let non_empty = c.history.iter().filter(|h| !h.empty_layer).count();
     if non_empty > c.diff_ids.len() {
-        out.push(cx.at(
+        out.push(at(
+            a,
             Code::HistoryTooManyLayers,
             i,
             format!(
@@ -85,13 +77,15 @@ fn check(cx: &Ctx<'_>, i: usize, c: &ImageConfig, out: &mut Vec<Finding>) {
         ));
     }
     if c.platform.os.is_empty() {
-        out.push(cx.at(
+        out.push(at(
+            a,
             Code::OsMissing,
             i,
             "the config has no os: docker load assumes the host's",
         ));
     }
-    out.push(cx.at(
+    out.push(at(
+        a,
         Code::Platform,
         i,
         format!(
@@ -106,7 +100,8 @@ fn check(cx: &Ctx<'_>, i: usize, c: &ImageConfig, out: &mut Vec<Finding>) {
     ));
     if let Some(created) = &c.created {
         if !config::is_rfc3339(created) {
-            out.push(cx.at(
+            out.push(at(
+                a,
                 Code::InvalidCreated,
                 i,
                 format!("created {created:?} is not an RFC 3339 time"),
@@ -116,7 +111,8 @@ fn check(cx: &Ctx<'_>, i: usize, c: &ImageConfig, out: &mut Vec<Finding>) {
     for (n, h) in c.history.iter().enumerate() {
         if let Some(created) = &h.created {
             if !config::is_rfc3339(created) {
-                out.push(cx.at(
+                out.push(at(
+                    a,
                     Code::InvalidCreated,
                     i,
                     format!("history[{n}].created {created:?} is not an RFC 3339 time"),
@@ -126,18 +122,7 @@ fn check(cx: &Ctx<'_>, i: usize, c: &ImageConfig, out: &mut Vec<Finding>) {
     }
     for (n, d) in c.diff_ids.iter().enumerate() {
         if let Err(e) = d.parse::<crate::Digest>() {
-            out.push(cx.at(Code::InvalidDigest, i, format!("rootfs.diff_ids[{n}]: {e}")));
+            out.push(at(a, Code::InvalidDigest, i, format!("rootfs.diff_ids[{n}]: {e}")));
         }
     }
-}
-
-/// R12: a name that encodes a digest (`<hex>.json`, `sha256:<hex>`, `blobs/sha256/<hex>`)
-/// must be the digest of the content. Returns the encoded hex, if the name has one.
-pub(super) fn name_digest(path: &str) -> Option<&str> {
-    let base = crate::path::basename(path);
-    let hex = base
-        .strip_suffix(".json")
-        .or_else(|| base.strip_prefix("sha256:"))
-        .or_else(|| path.strip_prefix("blobs/sha256/"))?;
-    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(hex)
 }

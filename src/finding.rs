@@ -1,3 +1,12 @@
+//! Findings: what validation says about an archive, each with a stable [`Code`], a
+//! [`Severity`] and where it is (the member, its header offset, and inside a layer the entry and
+//! its offset).
+//!
+//! Every code documents the rule it implements and where the rule comes from; rule numbers
+//! (R1–R40) group them by family as `docs/rules.md` lists them: the outer archive (R1–R5),
+//! `manifest.json` (R6–R16), the image config (R17–R23), legacy layer directories and
+//! `repositories` (R24–R29), the OCI layout (R30–R34) and layer tars (R35–R40).
+
 use std::fmt;
 
 use serde::{Serialize, Serializer};
@@ -5,6 +14,7 @@ use serde::{Serialize, Serializer};
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Severity {
     /// A fact worth knowing (layout, platform, compression).
     Info,
@@ -15,13 +25,20 @@ pub enum Severity {
     Error,
 }
 
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Severity {
+    /// The name as shown in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
             Severity::Info => "info",
             Severity::Warning => "warning",
             Severity::Error => "error",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
     }
 }
 
@@ -43,12 +60,12 @@ macro_rules! codes {
                 match self { $( Code::$name => $s, )* }
             }
 
-            /// The default severity (see [`Policy`](crate::Policy) for `--strict`).
+            /// The default severity (see [`Reader::strict`](crate::Reader::strict)).
             pub fn severity(self) -> Severity {
                 match self { $( Code::$name => Severity::$sev, )* }
             }
 
-            /// The FORMAT.md §5 rule number this code implements, if any.
+            /// The number of the rule this code implements (R1–R40, see the module docs), if any.
             pub fn rule(self) -> Option<u8> {
                 match self { $( Code::$name => $rule, )* }
             }
@@ -68,8 +85,17 @@ codes! {
     TrailingData = "trailing-data", Info, Some(1);
     /// R1: the archive ends without end-of-archive blocks (cut at a member boundary?).
     NoEndOfArchive = "no-end-of-archive", Warning, Some(1);
-    /// R1: the archive ends inside a member.
+    /// R1: the archive ends early: inside a member, a header, or the compressed stream (a cut
+    /// download or copy).
     TruncatedArchive = "truncated-archive", Error, Some(1);
+    /// R1: the input is empty.
+    EmptyInput = "empty-input", Error, Some(1);
+    /// R1: the input (after removing one layer of compression) is not a tar archive.
+    NotATar = "not-a-tar", Error, Some(1);
+    /// R1: the input is compressed twice; loaders decompress once.
+    DoubleCompression = "double-compression", Error, Some(1);
+    /// R1: the outer compressed stream is corrupt.
+    OuterCorrupt = "outer-corrupt", Error, Some(1);
     /// R1: a header that does not parse (bad checksum, bad number).
     CorruptHeader = "corrupt-header", Error, Some(1);
     /// R35 (outer): a member type `docker load` cannot extract.
@@ -200,8 +226,34 @@ codes! {
     LayerNotTar = "layer-not-tar", Error, Some(35);
     /// R35: a layer tar with a header that does not parse.
     LayerCorrupt = "layer-corrupt", Error, Some(35);
-    /// R35: a layer blob that fails to decompress.
+    /// R35: a layer blob that fails to decompress (its compressed data is cut short or
+    /// corrupt).
     LayerDecompressError = "layer-decompress-error", Error, Some(35);
+    /// R35: a layer tar that ends early, inside a header or an entry's data.
+    LayerTruncated = "layer-truncated", Error, Some(35);
+    /// R35: a layer tar without its end-of-archive blocks (umoci 0.4.7 writes them): Go's
+    /// reader takes the end of the stream for the end of the archive; GNU tar refuses it.
+    LayerNoEndOfArchive = "layer-no-end-of-archive", Warning, Some(35);
+    /// R35: bytes after a layer tar's end-of-archive blocks: the DiffID covers them but no tar
+    /// reader shows them (an error when they hold a second archive).
+    LayerTrailingData = "layer-trailing-data", Warning, Some(35);
+    /// R1/R35: a PAX `size` record and the header's size field disagree; readers that trust
+    /// the header lose their place in the stream (tar-rs CVE-2026-33055).
+    PaxSizeMismatch = "pax-size-mismatch", Error, Some(35);
+    /// R1/R35: extension headers (PAX, GNU long names) that apply to no entry, or a GNU long
+    /// name beside a PAX path: readers attach them differently.
+    PaxDesync = "pax-desync", Error, Some(35);
+    /// R1/R35: a PAX global header: Go and docker ignore it, GNU tar and libarchive apply it to
+    /// every later entry.
+    PaxGlobalHeader = "pax-global-header", Warning, Some(35);
+    /// R1/R35: a link, directory, device or FIFO with a non-zero size field: Go reads no data,
+    /// readers that trust the size read the next headers as data.
+    HeaderOnlySize = "header-only-size", Error, Some(35);
+    /// R1/R35: a header value loaders cannot represent (a negative or huge uid, gid, mode or
+    /// time).
+    ValueOutOfRange = "value-out-of-range", Warning, Some(35);
+    /// R35: a sparse file whose map does not match its stored data (Go fails reading it).
+    SparseMismatch = "sparse-mismatch", Error, Some(35);
     /// R35: a layer entry type docker load cannot apply.
     LayerUnknownType = "layer-unknown-type", Error, Some(35);
     /// R2 (layers): a layer entry or hardlink climbing above the layer root.
@@ -218,8 +270,9 @@ codes! {
     AufsHardlinkMissing = "aufs-hardlink-missing", Error, Some(39);
     /// R40: a hardlink whose target is neither in its layer nor in a lower one.
     HardlinkTargetMissing = "hardlink-target-missing", Warning, Some(40);
-    /// A layer stopped decompressing at a `Limits` bound (`max_decompressed_bytes`, or
-    /// `max_decompression_ratio`: a decompression bomb); its DiffID cannot be checked.
+    /// Reading stopped at a `Limits` bound (`max_decompressed_bytes`, or
+    /// `max_decompression_ratio`: a decompression bomb; `max_members`, `max_path_bytes`);
+    /// what lies beyond it is not checked.
     LimitExceeded = "limit-exceeded", Error, None;
     /// A member whose size passes `Limits::max_json_bytes` was not parsed.
     MetadataTooLarge = "metadata-too-large", Error, None;
@@ -227,7 +280,7 @@ codes! {
 
 impl fmt::Display for Code {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -239,28 +292,48 @@ impl Serialize for Code {
 
 /// One validation result: what, how bad, and where.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Finding {
     /// Stable code.
     pub code: Code,
-    /// Severity after the [`Policy`](crate::Policy) was applied.
+    /// Severity (after [`Reader::strict`](crate::Reader::strict) was applied).
     pub severity: Severity,
-    /// FORMAT.md §5 rule number.
+    /// Rule number (R1–R40).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<u8>,
     /// The outer archive member concerned (cleaned path), if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    /// Byte offset of that member's header in the (decompressed) outer tar, if known.
+    /// Byte offset of that member's header in the (decompressed) outer tar, if known; for
+    /// findings about the archive as a whole, the offset they concern.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offset: Option<u64>,
+    /// Where in the compressed input the problem is, when the outer archive is compressed
+    /// (for a decoder failure: the compressed bytes consumed when it failed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compressed_offset: Option<u64>,
     /// For problems inside a layer: the layer entry's path.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entry: Option<String>,
     /// For problems inside a layer: the entry's header offset in the decompressed layer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entry_offset: Option<u64>,
+    /// The image concerned (index in [`Archive::images`](crate::Archive::images)).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<usize>,
+    /// The layer concerned (index in that image, bottom first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer: Option<usize>,
+    /// How many times the same problem occurred (repeats collapse into one finding that
+    /// keeps the first location); 1 when it occurred once.
+    #[serde(skip_serializing_if = "is_one")]
+    pub count: u64,
     /// What is wrong, in words.
     pub message: String,
+}
+
+fn is_one(n: &u64) -> bool {
+    *n == 1
 }
 
 impl Finding {
@@ -272,8 +345,12 @@ impl Finding {
             rule: code.rule(),
             path: None,
             offset: None,
+            compressed_offset: None,
             entry: None,
             entry_offset: None,
+            image: None,
+            layer: None,
+            count: 1,
             message: message.into(),
         }
     }
@@ -291,6 +368,13 @@ impl Finding {
         self
     }
 
+    /// Sets the layer entry and its offset.
+    pub fn in_entry(mut self, entry: impl Into<String>, offset: u64) -> Finding {
+        self.entry = Some(entry.into());
+        self.entry_offset = Some(offset);
+        self
+    }
+
     /// Overrides the severity.
     pub fn with_severity(mut self, severity: Severity) -> Finding {
         self.severity = severity;
@@ -302,17 +386,23 @@ impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} [{}]", self.severity, self.code)?;
         if let Some(p) = &self.path {
-            write!(f, " {p}")?;
+            write!(f, " {}", crate::path::escape_controls(p))?;
         }
         if let Some(o) = self.offset {
             write!(f, " @{o}")?;
         }
+        if let Some(c) = self.compressed_offset {
+            write!(f, " (compressed @{c})")?;
+        }
         if let Some(e) = &self.entry {
-            write!(f, " entry {e:?}")?;
+            write!(f, " entry {}", crate::path::escape_controls(e))?;
             if let Some(o) = self.entry_offset {
                 write!(f, " @{o}")?;
             }
         }
-        write!(f, ": {}", self.message)
+        if self.count > 1 {
+            write!(f, " ({} times)", self.count)?;
+        }
+        write!(f, ": {}", crate::path::escape_controls(&self.message))
     }
 }

@@ -1,0 +1,360 @@
+//! The streaming walk over the outer archive (any reader, a pipe included), and what it
+//! shares with the indexed walk of a seekable file: recording members from headers, and
+//! turning why reading stopped into observations.
+
+use std::io::{self, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::compress::{self, Compression, DecodeError, LimitHit};
+use crate::path::EntryPath;
+use crate::scan::member::{kind_of, ContentPolicy, Member, MemberKind};
+use crate::scan::tar::{self, Flow, Stopped, TarError, TarReader};
+use crate::scan::{Head, HookFailed, OuterObs, OuterStop, Retry, ScanOptions, Trailing, Walk};
+use crate::{Error, Limits, Result};
+
+/// Counts the raw input consumed and tells the progress callback.
+pub(crate) struct RawCount<'a, R> {
+    pub inner: R,
+    pub count: &'a AtomicU64,
+    pub progress: Option<&'a (dyn Fn(u64) + Sync)>,
+    pub reported: u64,
+}
+
+impl<R: Read> Read for RawCount<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let total = self
+            .count
+            .fetch_add(n as u64, Ordering::Relaxed)
+            .saturating_add(n as u64);
+        if let Some(p) = self.progress {
+            if total.saturating_sub(self.reported) >= 1 << 20 || n == 0 {
+                self.reported = total;
+                p(total);
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Ends a member's content where the input ends inside it, instead of failing: the member
+/// is then read as far as it goes (its layer scan, if any, says where it stops), exactly as a
+/// short member of a seekable file is; the walk then meets the end and reports the cut.
+pub(crate) struct EofOnCut<R>(pub R);
+
+impl<R: Read> Read for EofOnCut<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.0.read(buf) {
+            Err(e) if tar::Cut::of(&e).is_some() => Ok(0),
+            other => other,
+        }
+    }
+}
+
+/// How the first block of the decompressed stream looks.
+pub(crate) fn classify_head(tar_head: &[u8]) -> Head {
+    if tar_head.is_empty() {
+        return Head::Empty;
+    }
+    let inner = Compression::sniff(tar_head);
+    if tar_head.len() < 512 {
+        if inner.is_compressed() {
+            return Head::DoubleCompressed(inner);
+        }
+        return Head::Short(tar_head.len() as u64);
+    }
+    if tar::looks_like_header(tar_head) {
+        return Head::Tar;
+    }
+    if inner.is_compressed() {
+        return Head::DoubleCompressed(inner);
+    }
+    Head::NotTar
+}
+
+/// Records members from headers, with the limits on their number and names.
+pub(crate) struct Recorder<'l> {
+    pub limits: &'l Limits,
+    pub members: Vec<Member>,
+    pub obs: OuterObs,
+}
+
+impl<'l> Recorder<'l> {
+    pub(crate) fn new(limits: &'l Limits) -> Self {
+        Recorder {
+            limits,
+            members: Vec::new(),
+            obs: OuterObs::default(),
+        }
+    }
+
+    /// Records a header. Returns the member's index when it is a regular file whose content
+    /// must be read; a limit passed is an error carrying a [`LimitHit`].
+    pub(crate) fn add(&mut self, h: &tar::Header) -> io::Result<Option<usize>> {
+        for n in &h.notes {
+            self.obs.notes.push((h.offset, n.clone()));
+        }
+        let Some(kind) = kind_of(h) else {
+            let keys = h
+                .pax_keys
+                .iter()
+                .map(|k| String::from_utf8_lossy(k).into_owned())
+                .collect();
+            self.obs.global_headers.push((h.offset, keys));
+            return Ok(None);
+        };
+        if self.members.len() as u64 >= self.limits.max_members {
+            return Err(io::Error::other(LimitHit {
+                limit: "max_members",
+                value: (self.members.len() as u64).saturating_add(1),
+                max: self.limits.max_members,
+            }));
+        }
+        if h.name.len() as u64 > self.limits.max_path_bytes {
+            return Err(io::Error::other(LimitHit {
+                limit: "max_path_bytes",
+                value: h.name.len() as u64,
+                max: self.limits.max_path_bytes,
+            }));
+        }
+        let is_file = kind == MemberKind::File;
+        let mut m = Member::new(
+            h.name.clone(),
+            Some(h.offset),
+            kind,
+            h.size,
+            u32::try_from(h.mode & 0o7777).unwrap_or(0),
+        );
+        if !is_file {
+            m.presence = crate::scan::member::Presence::Complete;
+        }
+        m.notes = h.notes.clone();
+        self.members.push(m);
+        Ok(is_file.then(|| self.members.len().saturating_sub(1)))
+    }
+
+    /// The member whose header is at `offset`.
+    pub(crate) fn by_offset(&self, offset: u64) -> Option<usize> {
+        self.members.iter().rposition(|m| m.offset == Some(offset))
+    }
+
+    /// Turns why the walk stopped into observations. `Err` for what is not the data's fault:
+    /// the underlying reader failed, or the hook did. `current` is the member whose content
+    /// was being read, `raw` the raw input offset.
+    pub(crate) fn stopped(
+        &mut self,
+        stopped: Stopped,
+        at: u64,
+        current: Option<usize>,
+        raw: u64,
+    ) -> Result<Option<tar::End>> {
+        let err = match stopped {
+            Stopped::End(e) => return Ok(Some(e)),
+            Stopped::Visitor => return Ok(None),
+            Stopped::Error(TarError::Truncated {
+                at,
+                part,
+                entry,
+                declared,
+                present,
+            }) => {
+                let member = entry.and_then(|o| self.by_offset(o));
+                self.obs.stop = Some(OuterStop::Truncated {
+                    at,
+                    part,
+                    member,
+                    declared,
+                    present,
+                });
+                return Ok(None);
+            }
+            Stopped::Error(TarError::Header { at, problem }) => {
+                self.obs.stop = Some(OuterStop::Header { at, problem });
+                return Ok(None);
+            }
+            Stopped::Error(TarError::Source(e)) | Stopped::Failed(e) => e,
+        };
+        if let Some(hit) = LimitHit::of(&err) {
+            self.obs.stop = Some(OuterStop::Limit {
+                limit: hit.limit,
+                value: hit.value,
+                max: hit.max,
+                at,
+                member: current,
+            });
+            return Ok(None);
+        }
+        if let Some(d) = DecodeError::of(&err) {
+            self.obs.stop = Some(OuterStop::Decode {
+                failure: d.failure,
+                consumed: d.consumed,
+                produced: d.produced,
+                member: current,
+                message: d.message.clone(),
+            });
+            return Ok(None);
+        }
+        if let Some(cut) = tar::Cut::of(&err) {
+            self.obs.stop = Some(OuterStop::Truncated {
+                at: cut.at,
+                part: tar::Part::Data,
+                member: self.by_offset(cut.entry),
+                declared: cut.declared,
+                present: cut.present,
+            });
+            return Ok(None);
+        }
+        let member = current
+            .and_then(|i| self.members.get(i))
+            .map(|m| m.name_lossy());
+        if crate::error::find_in::<HookFailed>(&err).is_some() {
+            let source = match err.into_inner().map(|b| b.downcast::<HookFailed>()) {
+                Some(Ok(h)) => h.0,
+                Some(Err(other)) => io::Error::other(other),
+                None => io::Error::other("the content visitor failed"),
+            };
+            return Err(Error::Visit { member, source });
+        }
+        Err(Error::Read {
+            offset: raw,
+            member,
+            source: err,
+        })
+    }
+}
+
+/// Reads what follows the end-of-archive marker: counts the bytes and the non-zero ones, and
+/// notices a second archive. A decoder failure or a limit there ends it quietly (the archive
+/// itself is complete).
+pub(crate) fn trailing<R: Read>(r: &mut R, at: u64) -> Option<Trailing> {
+    let mut t = Trailing {
+        at,
+        ..Trailing::default()
+    };
+    let mut buf = vec![0u8; 64 << 10];
+    let mut first_block: Option<Vec<u8>> = None;
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let chunk = buf.get(..n).unwrap_or_default();
+        t.total = t.total.saturating_add(n as u64);
+        let nz = chunk.iter().filter(|&&b| b != 0).count() as u64;
+        if nz > 0 && first_block.is_none() {
+            let pos = chunk.iter().position(|&b| b != 0).unwrap_or(0);
+            let start = pos.saturating_sub(pos % 512);
+            first_block = Some(
+                chunk
+                    .get(start..)
+                    .unwrap_or_default()
+                    .iter()
+                    .take(512)
+                    .copied()
+                    .collect(),
+            );
+        }
+        t.nonzero = t.nonzero.saturating_add(nz);
+    }
+    if t.total == 0 {
+        return None;
+    }
+    t.tar_header = first_block.is_some_and(|b| b.len() == 512 && tar::looks_like_header(&b));
+    Some(t)
+}
+
+/// Walks a tar stream (possibly compressed) once.
+pub(crate) fn walk_stream(
+    input: &mut dyn Read,
+    limits: &Limits,
+    options: ScanOptions<'_>,
+) -> Result<Walk> {
+    let raw_count = AtomicU64::new(0);
+    let mut raw = RawCount {
+        inner: Retry(input),
+        count: &raw_count,
+        progress: options.progress,
+        reported: 0,
+    };
+    let read_err = |offset: u64| move |source| Error::Read {
+        offset,
+        member: None,
+        source,
+    };
+    let head = compress::read_head(&mut raw, compress::SNIFF_LEN).map_err(read_err(0))?;
+    let compression = Compression::sniff(&head);
+    let mut decoded = compress::decoder(compression, io::Cursor::new(head).chain(raw), limits);
+    let mut rec = Recorder::new(limits);
+    let mut walk = Walk {
+        compression,
+        members: Vec::new(),
+        outer: OuterObs::default(),
+        verified: options.verify,
+        directory: false,
+    };
+    let tar_head = match compress::read_head(&mut decoded, 512) {
+        Ok(h) => h,
+        Err(e) => {
+            rec.stopped(Stopped::Failed(e), 0, None, raw_count.load(Ordering::Relaxed))?;
+            rec.obs.input_len = raw_count.load(Ordering::Relaxed);
+            walk.outer = rec.obs;
+            return Ok(walk);
+        }
+    };
+    let head = classify_head(&tar_head);
+    rec.obs.head = Some(head);
+    if head != Head::Tar {
+        // Count the rest, so the report can say how much input there was.
+        let _ = io::copy(&mut decoded, &mut io::sink());
+        rec.obs.input_len = raw_count.load(Ordering::Relaxed);
+        rec.obs.tar_len = decoded.produced();
+        walk.outer = rec.obs;
+        return Ok(walk);
+    }
+    let kept = AtomicU64::new(0);
+    let policy = ContentPolicy {
+        limits,
+        kept_total: &kept,
+        options,
+    };
+    let mut reader = TarReader::new(
+        tar::Stream(io::Cursor::new(tar_head).chain(&mut decoded)),
+        crate::scan::layer::tar_limits(limits),
+    );
+    let mut current: Option<usize> = None;
+    let stopped = tar::walk(&mut reader, |h, body| {
+        let Some(i) = rec.add(h)? else {
+            return Ok(Flow::Next);
+        };
+        current = Some(i);
+        let path: EntryPath = rec
+            .members
+            .get(i)
+            .map(|m| m.path.clone())
+            .unwrap_or_default();
+        let (content, err) = policy.process(EofOnCut(body), &path, h.size);
+        if let Some(m) = rec.members.get_mut(i) {
+            m.set_content(content);
+        }
+        if let Some(e) = err {
+            return Err(e);
+        }
+        current = None;
+        Ok(Flow::Next)
+    });
+    let at = reader.pos();
+    let end = rec.stopped(stopped, at, current, raw_count.load(Ordering::Relaxed))?;
+    rec.obs.end = reader.end();
+    rec.obs.tar_len = at;
+    drop(reader);
+    if end == Some(tar::End::Marker) {
+        rec.obs.trailing = trailing(&mut decoded, at);
+    } else if rec.obs.stop.is_some() {
+        // Count what is left, so the report can say how much input there was.
+        let _ = io::copy(&mut decoded, &mut io::sink());
+    }
+    rec.obs.input_len = raw_count.load(Ordering::Relaxed);
+    walk.members = rec.members;
+    walk.outer = rec.obs;
+    Ok(walk)
+}
