@@ -82,7 +82,10 @@ impl AtomicFile {
                 ));
             }
         }
-        self.tmp.persist(&self.target).map(|_| ()).map_err(|e| e.error)
+        self.tmp
+            .persist(&self.target)
+            .map(|_| ())
+            .map_err(|e| e.error)
     }
 }
 

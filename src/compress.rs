@@ -194,16 +194,6 @@ impl Decoder<'_> {
     pub(crate) fn produced(&self) -> u64 {
         self.produced
     }
-
-    /// Compressed bytes consumed so far.
-    pub(crate) fn consumed(&self) -> u64 {
-        self.tally.consumed.load(Relaxed)
-    }
-
-    /// The format being decoded.
-    pub(crate) fn compression(&self) -> Compression {
-        self.compression
-    }
 }
 
 impl Read for Decoder<'_> {
@@ -219,12 +209,12 @@ impl Read for Decoder<'_> {
                 if self.tally.failed.load(Relaxed) || self.compression == Compression::None {
                     return Err(e);
                 }
-                let failure = if self.tally.eof.load(Relaxed) && e.kind() == io::ErrorKind::UnexpectedEof
-                {
-                    DecodeFailure::Truncated
-                } else {
-                    DecodeFailure::Corrupt
-                };
+                let failure =
+                    if self.tally.eof.load(Relaxed) && e.kind() == io::ErrorKind::UnexpectedEof {
+                        DecodeFailure::Truncated
+                    } else {
+                        DecodeFailure::Corrupt
+                    };
                 let kind = e.kind();
                 return Err(io::Error::new(
                     kind,

@@ -53,6 +53,11 @@ pub struct DigestError {
 }
 
 impl Digest {
+    /// An incremental sha256 hasher.
+    pub fn hasher() -> Hasher {
+        Hasher::new()
+    }
+
     /// The digest of `bytes` with sha256.
     pub fn sha256_of(bytes: &[u8]) -> Digest {
         let mut h = Hasher::new();
@@ -144,10 +149,10 @@ impl<'de> Deserialize<'de> for Digest {
     }
 }
 
-/// The one place where sha256 is computed, so that the implementation can be chosen at build
-/// time: the pure-Rust `sha2` crate (default) or ring (the `ring` feature).
+/// An incremental sha256, the one place where sha256 is computed (so that the implementation
+/// can be chosen in one place).
 #[derive(Clone)]
-pub(crate) struct Hasher(
+pub struct Hasher(
     #[cfg(feature = "ring")] ring::digest::Context,
     #[cfg(not(feature = "ring"))] sha2::Sha256,
 );
@@ -159,16 +164,19 @@ impl Default for Hasher {
 }
 
 impl Hasher {
-    pub(crate) fn new() -> Self {
+    /// A new hasher.
+    pub fn new() -> Self {
         #[cfg(feature = "ring")]
         return Hasher(ring::digest::Context::new(&ring::digest::SHA256));
         #[cfg(not(feature = "ring"))]
         return Hasher(sha2::Sha256::new());
     }
-    pub(crate) fn update(&mut self, bytes: &[u8]) {
+    /// Hashes more bytes.
+    pub fn update(&mut self, bytes: &[u8]) {
         self.0.update(bytes);
     }
-    pub(crate) fn finish(self) -> Digest {
+    /// The digest of every byte given.
+    pub fn finish(self) -> Digest {
         #[cfg(feature = "ring")]
         let hex = hex::encode(self.0.finish().as_ref());
         #[cfg(not(feature = "ring"))]
@@ -177,15 +185,6 @@ impl Hasher {
             algorithm: Algorithm::Sha256,
             hex,
         }
-    }
-}
-
-/// The sha256 implementation this build uses (`"ring"` or `"sha2"`).
-pub fn sha256_backend() -> &'static str {
-    if cfg!(feature = "ring") {
-        "ring"
-    } else {
-        "sha2"
     }
 }
 
@@ -213,10 +212,6 @@ impl<R: Read> HashingReader<R> {
             hasher,
             count: prefix.len() as u64,
         }
-    }
-    /// Bytes read so far.
-    pub(crate) fn count(&self) -> u64 {
-        self.count
     }
     /// Reads and hashes everything that is left; returns the number of bytes drained.
     pub(crate) fn drain(&mut self) -> io::Result<u64> {

@@ -164,7 +164,10 @@ pub(crate) fn escape_into(bytes: &[u8], out: &mut Vec<u8>) {
             b'\t' => out.extend_from_slice(b"\\t"),
             0..=0x1f | 0x7f => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
             // U+0080..U+009F are C2 80..C2 9F in UTF-8.
-            0xc2 if bytes.get(i.saturating_add(1)).is_some_and(|&n| (0x80..=0x9f).contains(&n)) => {
+            0xc2 if bytes
+                .get(i.saturating_add(1))
+                .is_some_and(|&n| (0x80..=0x9f).contains(&n)) =>
+            {
                 let n = bytes.get(i.saturating_add(1)).copied().unwrap_or(0);
                 out.extend_from_slice(format!("\\u{{{:x}}}", u32::from(n)).as_bytes());
                 i = i.saturating_add(1);
@@ -452,7 +455,10 @@ mod tests {
         assert!(!EntryPath::from("ab").starts_with(&EntryPath::from("a")));
         assert!(EntryPath::from("ab").starts_with(&EntryPath::default()));
         assert_eq!(EntryPath::from("a/b").file_name(), b"b");
-        assert_eq!(EntryPath::from("x\u{9b}y").display_bytes(), b"/x\\u{9b}y".to_vec());
+        assert_eq!(
+            EntryPath::from("x\u{9b}y").display_bytes(),
+            b"/x\\u{9b}y".to_vec()
+        );
         assert_eq!(escape_controls("a\u{1b}b\u{9b}"), "a\\x1bb\\u{9b}");
         assert_eq!(format!("{:>4}|", EntryPath::from("a")), "  /a|");
     }
@@ -513,6 +519,9 @@ mod tests {
             follow_last: false,
             ..o
         };
-        assert_eq!(walk(&t, b"lib", no_last).unwrap().path, EntryPath::from("lib"));
+        assert_eq!(
+            walk(&t, b"lib", no_last).unwrap().path,
+            EntryPath::from("lib")
+        );
     }
 }

@@ -13,9 +13,11 @@ pub(crate) const MEDIA_OCI_INDEX: &str = "application/vnd.oci.image.index.v1+jso
 /// OCI image manifest media type.
 pub(crate) const MEDIA_OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 /// Docker manifest list media type.
-pub(crate) const MEDIA_DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub(crate) const MEDIA_DOCKER_LIST: &str =
+    "application/vnd.docker.distribution.manifest.list.v2+json";
 /// Docker schema2 manifest media type.
-pub(crate) const MEDIA_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub(crate) const MEDIA_DOCKER_MANIFEST: &str =
+    "application/vnd.docker.distribution.manifest.v2+json";
 /// Annotation with the full image name (containerd).
 pub(crate) const ANN_IMAGE_NAME: &str = "io.containerd.image.name";
 /// Annotation with the reference name (tag) in `index.json`.

@@ -103,7 +103,9 @@ fn legacy(archive: &Archive, image: &Image) -> Vec<HistoryItem> {
                 .unwrap_or_default()
                 .to_string();
             let json = archive
-                .member(&crate::path::EntryPath::from(format!("{dir}/json").as_str()))
+                .member(&crate::path::EntryPath::from(
+                    format!("{dir}/json").as_str(),
+                ))
                 .and_then(|m| m.data())
                 .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
                 .unwrap_or_default();

@@ -51,7 +51,6 @@
 pub(crate) mod facts;
 mod filters;
 mod history;
-pub(crate) mod human;
 mod inspect;
 mod summary;
 pub mod time;

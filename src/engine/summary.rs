@@ -10,8 +10,8 @@ use crate::engine::filters::{self, FilterError, Filters};
 use crate::engine::inspect::{self, ManifestSummary, OciDescriptor};
 use crate::engine::time::Timestamp;
 use crate::engine::EngineError;
-use crate::model::{Archive, Image};
 use crate::model::select::SelectError;
+use crate::model::{Archive, Image};
 
 /// `ImageSummary`: one image of a listing (fields in the order Docker 28 writes them).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

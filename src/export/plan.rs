@@ -17,7 +17,10 @@ use crate::scan::MemberKind;
 
 /// A path cleaned, as text.
 fn clean(p: &str) -> String {
-    EntryPath::clean(p.as_bytes()).0.to_string_lossy().into_owned()
+    EntryPath::clean(p.as_bytes())
+        .0
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// The directory part of a cleaned path (`""` for a top-level name).
@@ -404,11 +407,7 @@ impl Builder<'_> {
         let want: Vec<Option<usize>> = img
             .layers
             .iter()
-            .map(|l| {
-                l.path
-                    .as_deref()
-                    .and_then(|p| layer_of(&clean(p)))
-            })
+            .map(|l| l.path.as_deref().and_then(|p| layer_of(&clean(p))))
             .collect();
         let chain_of = |top: &str| {
             let mut chain = Vec::new();
@@ -467,13 +466,17 @@ impl Builder<'_> {
             if !seen.insert(n) {
                 continue;
             }
-            let Some(node) = tree.nodes.get(n) else { continue };
+            let Some(node) = tree.nodes.get(n) else {
+                continue;
+            };
             let Some(m) = node.member.and_then(|i| self.archive.members.get(i)) else {
                 continue;
             };
             self.paths.insert(m.path.to_string_lossy().into_owned());
             match &node.kind {
-                NodeKind::Index { children } => stack.extend(children.iter().filter_map(|c| c.node)),
+                NodeKind::Index { children } => {
+                    stack.extend(children.iter().filter_map(|c| c.node))
+                }
                 NodeKind::Manifest(man) => {
                     for d in std::iter::once(&man.config).chain(man.layers.iter()) {
                         if let Some(b) = blob(self.archive, d) {
@@ -583,10 +586,7 @@ fn blob(archive: &Archive, d: &oci::Descriptor) -> Option<String> {
 
 /// A relative link target from the directory of `from` to `to` (both cleaned paths).
 fn relative(from: &str, to: &str) -> String {
-    let depth = parent(from)
-        .split('/')
-        .filter(|c| !c.is_empty())
-        .count();
+    let depth = parent(from).split('/').filter(|c| !c.is_empty()).count();
     format!("{}{to}", "../".repeat(depth))
 }
 
@@ -748,10 +748,13 @@ fn index_json(
         .cloned()
         .unwrap_or_default();
     let Some(tree) = archive.oci.as_ref() else {
-        return Err(ExportError::Incomplete("index.json cannot be read".to_string()));
+        return Err(ExportError::Incomplete(
+            "index.json cannot be read".to_string(),
+        ));
     };
-    let leaves: Vec<Vec<(&oci::Descriptor, Option<usize>)>> =
-        (0..tree.tops.len()).map(|t| tree.manifests_under(t)).collect();
+    let leaves: Vec<Vec<(&oci::Descriptor, Option<usize>)>> = (0..tree.tops.len())
+        .map(|t| tree.manifests_under(t))
+        .collect();
     let holds = |t: usize, img: &Image| {
         let Some(d) = img.manifest_digest.as_ref().map(ToString::to_string) else {
             return false;

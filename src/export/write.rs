@@ -142,7 +142,12 @@ fn each_member(
     input: &Path,
     archive: &Archive,
     plan: &Plan,
-    mut f: impl FnMut(&Member, Option<&tarread::Header>, &[Out], &mut dyn Read) -> Result<(), ExportError>,
+    mut f: impl FnMut(
+        &Member,
+        Option<&tarread::Header>,
+        &[Out],
+        &mut dyn Read,
+    ) -> Result<(), ExportError>,
 ) -> Result<(), ExportError> {
     if std::fs::metadata(input)
         .map_err(io_err(format!("reading {}", input.display())))?

@@ -10,7 +10,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+#[cfg(not(unix))]
+use std::path::PathBuf;
 
 use crate::layer::files::{pass, FileMeta, Wanted};
 use crate::layer::flatten::{ContentRef, FlatFs, Node, ResolveError};
@@ -32,6 +34,9 @@ pub enum ContentError {
     /// Writing the output failed.
     #[error("writing the output")]
     Write(#[source] io::Error),
+    /// The output cannot be written there.
+    #[error("{0}")]
+    Output(String),
     /// The archive differs from what the first pass read.
     #[error("the archive changed since it was read: {0}")]
     Changed(String),
@@ -81,7 +86,10 @@ fn plan(
             .get(r.layer)
             .and_then(|l| archive.layer_member(l))
             .ok_or(ContentError::MissingLayer { layer: r.layer })?;
-        wanted.entry(member.path.clone()).or_default().insert(r.offset);
+        wanted
+            .entry(member.path.clone())
+            .or_default()
+            .insert(r.offset);
         digests.insert(member.path.clone(), member.digest.clone());
     }
     Ok((wanted, digests))
@@ -101,13 +109,11 @@ where
     F: FnMut(&EntryPath, &Entry, &mut dyn Read) -> io::Result<()> + Send,
 {
     if !input.is_replayable() {
-        return Err(ContentError::NotReplayable(
-            if *input == Input::Stdin {
-                "standard input".to_string()
-            } else {
-                input.path().display().to_string()
-            },
-        ));
+        return Err(ContentError::NotReplayable(if *input == Input::Stdin {
+            "standard input".to_string()
+        } else {
+            input.path().display().to_string()
+        }));
     }
     let (wanted, digests) = plan(archive, image, refs)?;
     // One thread: the output is written in the order the pass meets the entries.
@@ -194,9 +200,14 @@ pub fn cat(
         });
     };
     let size = node.meta.size;
-    visit(reader, input, archive, image, std::iter::once(content), |_, _, r| {
-        copy_exact(r, size, out)
-    })
+    visit(
+        reader,
+        input,
+        archive,
+        image,
+        std::iter::once(content),
+        |_, _, r| copy_exact(r, size, out),
+    )
     .map_err(|e| match e {
         ContentError::Read(e) => output_error(e),
         other => other,
@@ -304,36 +315,53 @@ pub fn squash<W: Write + Send>(
     // layers of the image).
     let mut refs_of: HashMap<(EntryPath, u64), Vec<ContentRef>> = HashMap::new();
     for c in by_content.keys() {
-        if let Some(m) = image.layers.get(c.layer).and_then(|l| archive.layer_member(l)) {
-            refs_of.entry((m.path.clone(), c.offset)).or_default().push(*c);
+        if let Some(m) = image
+            .layers
+            .get(c.layer)
+            .and_then(|l| archive.layer_member(l))
+        {
+            refs_of
+                .entry((m.path.clone(), c.offset))
+                .or_default()
+                .push(*c);
         }
     }
     let wio = |e: io::Error| io::Error::other(WriteFailed(e));
-    visit(reader, input, archive, image, by_content.keys().copied(), |member, entry, r| {
-        let mut first: Option<&EntryPath> = None;
-        let refs = refs_of.get(&(member.clone(), entry.offset)).cloned().unwrap_or_default();
-        for content in &refs {
-            for &(path, node) in by_content.get(content).into_iter().flatten() {
-                if let Some(first) = first.or_else(|| written.get(content).copied()) {
-                    extra_links.push((path, node, first));
-                    continue;
+    visit(
+        reader,
+        input,
+        archive,
+        image,
+        by_content.keys().copied(),
+        |member, entry, r| {
+            let mut first: Option<&EntryPath> = None;
+            let refs = refs_of
+                .get(&(member.clone(), entry.offset))
+                .cloned()
+                .unwrap_or_default();
+            for content in &refs {
+                for &(path, node) in by_content.get(content).into_iter().flatten() {
+                    if let Some(first) = first.or_else(|| written.get(content).copied()) {
+                        extra_links.push((path, node, first));
+                        continue;
+                    }
+                    let mut h = header_for(&node.meta, tar::EntryType::Regular, node.meta.size)
+                        .map_err(wio)?;
+                    xattrs(&mut tar, &node.meta).map_err(wio)?;
+                    let mut body = ExactBody::new(r, node.meta.size);
+                    tar.append_data(&mut h, os_path(path.as_bytes()), &mut body)
+                        .map_err(wio)?;
+                    body.check()?;
+                    sum.files = sum.files.saturating_add(1);
+                    sum.entries = sum.entries.saturating_add(1);
+                    sum.bytes = sum.bytes.saturating_add(node.meta.size);
+                    first = Some(path);
+                    written.insert(*content, path);
                 }
-                let mut h = header_for(&node.meta, tar::EntryType::Regular, node.meta.size)
-                    .map_err(wio)?;
-                xattrs(&mut tar, &node.meta).map_err(wio)?;
-                let mut body = ExactBody::new(r, node.meta.size);
-                tar.append_data(&mut h, os_path(path.as_bytes()), &mut body)
-                    .map_err(wio)?;
-                body.check()?;
-                sum.files = sum.files.saturating_add(1);
-                sum.entries = sum.entries.saturating_add(1);
-                sum.bytes = sum.bytes.saturating_add(node.meta.size);
-                first = Some(path);
-                written.insert(*content, path);
             }
-        }
-        Ok(())
-    })
+            Ok(())
+        },
+    )
     .map_err(|e| match e {
         ContentError::Read(e) => output_error(e),
         other => other,
@@ -375,6 +403,43 @@ pub fn squash<W: Write + Send>(
     }
     tar.into_inner().and_then(|mut w| w.flush()).map_err(werr)?;
     Ok(sum)
+}
+
+/// [`squash`] into the file `output`, written atomically: a temporary file beside it,
+/// renamed when complete and removed on failure. An existing output that is not a regular
+/// file (a device, a FIFO, a directory) and the input itself are refused. The result has
+/// ordinary permissions (0644).
+pub fn squash_to(
+    reader: &Reader,
+    input: &Input,
+    archive: &Archive,
+    image: &Image,
+    fs: &FlatFs,
+    output: &Path,
+) -> Result<SquashSummary, ContentError> {
+    use crate::atomic::{AtomicFile, OutputError};
+    let mut out = AtomicFile::create(output, Some(input.path())).map_err(|e| match e {
+        OutputError::Create(_, source) => ContentError::Write(source),
+        other => ContentError::Output(other.to_string()),
+    })?;
+    let file = out.file().try_clone().map_err(ContentError::Write)?;
+    let summary = squash(
+        reader,
+        input,
+        archive,
+        image,
+        fs,
+        io::BufWriter::with_capacity(1 << 20, file),
+    )?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        out.file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(ContentError::Write)?;
+    }
+    out.commit().map_err(ContentError::Write)?;
+    Ok(summary)
 }
 
 /// Reads exactly `size` bytes from an entry; remembers a short read so that the tar being

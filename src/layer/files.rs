@@ -238,7 +238,11 @@ where
     if two_pass {
         let first = reader.read_input(input)?;
         let image = first.archive.find_index(options.image.as_deref())?;
-        let img = first.archive.images.get(image).ok_or_else(|| SelectError::NotFound(String::new()))?;
+        let img = first
+            .archive
+            .images
+            .get(image)
+            .ok_or_else(|| SelectError::NotFound(String::new()))?;
         let flat = flatten_image(&first.archive, img, options.flatten)?;
         let (wanted, digests) = survivors(&first, image, &flat);
         let (second, results) = pass(&reader, input, Some(&wanted), &mut visit)?;
@@ -262,7 +266,11 @@ where
     }
     let (report, results) = pass(&reader, input, None, &mut visit)?;
     let image = report.archive.find_index(options.image.as_deref())?;
-    let img = report.archive.images.get(image).ok_or_else(|| SelectError::NotFound(String::new()))?;
+    let img = report
+        .archive
+        .images
+        .get(image)
+        .ok_or_else(|| SelectError::NotFound(String::new()))?;
     let flat = flatten_image(&report.archive, img, options.flatten)?;
     let files = match options.scope {
         Scope::Squashed => squashed(&report, image, &flat, &results)?,
@@ -301,7 +309,10 @@ fn survivors(
             continue;
         };
         wanted.entry(m.clone()).or_default().insert(c.offset);
-        digests.insert(m.clone(), report.archive.member(m).and_then(|x| x.digest.clone()));
+        digests.insert(
+            m.clone(),
+            report.archive.member(m).and_then(|x| x.digest.clone()),
+        );
     }
     (wanted, digests)
 }

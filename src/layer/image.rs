@@ -84,7 +84,12 @@ pub(crate) fn layer_records<'a>(
     let path = layer
         .path
         .clone()
-        .or_else(|| layer.member.as_ref().map(|m| m.to_string_lossy().into_owned()))
+        .or_else(|| {
+            layer
+                .member
+                .as_ref()
+                .map(|m| m.to_string_lossy().into_owned())
+        })
         .unwrap_or_default();
     let member = archive.layer_member(layer);
     let Some(member) = member else {

@@ -24,9 +24,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
+use crate::layer::flatten::{ContentRef, FlatFs};
 use crate::path::EntryPath;
 use crate::scan::entry::{EntryKind, LayerRecords, Record};
-use crate::layer::flatten::{ContentRef, FlatFs};
 
 /// One path dive counts as inefficient.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

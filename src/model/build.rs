@@ -3,16 +3,15 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use crate::compress::Compression;
 use crate::digest::Digest;
 use crate::doc::manifest::{self, ManifestItem};
 use crate::doc::{self, config, oci, repositories, DocError};
 use crate::model::oci::{NodeKind, OciTree};
 use crate::model::resolve::Index;
 use crate::model::{
-    Archive, Doc, Docs, Image, ImageSource, IndexMatch, Layer, Layout, Loc, Producer, Ref,
+    Archive, Doc, Docs, Image, ImageSource, IndexMatch, Layer, Layout, Loc, Producer,
 };
-use crate::scan::{Member, MemberKind, Walk};
+use crate::scan::{Member, Walk};
 use crate::Limits;
 
 /// Files of a legacy layer directory.
@@ -115,20 +114,17 @@ pub(crate) fn loc(members: &[Member], i: usize) -> Loc {
 
 impl Builder<'_> {
     /// A top-level document: the member of that name, the file it leads to, and its parse.
-    fn doc<T>(
-        &self,
-        name: &str,
-        parse: impl Fn(&[u8]) -> Result<T, DocError>,
-    ) -> Option<Doc<T>> {
+    fn doc<T>(&self, name: &str, parse: impl Fn(&[u8]) -> Result<T, DocError>) -> Option<Doc<T>> {
         let named = self.index.get(name.as_bytes())?;
         let reference = self.index.reference(name, loc(self.members, named));
-        let parsed = reference.member().and_then(|i| self.members.get(i)).map(|m| {
-            match m.data() {
+        let parsed = reference
+            .member()
+            .and_then(|i| self.members.get(i))
+            .map(|m| match m.data() {
                 Some(bytes) => parse(bytes),
                 None if m.too_large() => Err(DocError::TooLarge),
                 None => Err(DocError::NotADocument),
-            }
-        });
+            });
         Some(Doc {
             named,
             reference,
@@ -138,21 +134,29 @@ impl Builder<'_> {
 
     /// Parses the config held by member `i` (once).
     fn config(&mut self, i: usize) -> Option<config::Config> {
-        let parsed = self.docs.configs.entry(i).or_insert_with(|| {
-            match self.members.get(i) {
+        let parsed = self
+            .docs
+            .configs
+            .entry(i)
+            .or_insert_with(|| match self.members.get(i) {
                 Some(m) => match m.data() {
                     Some(b) => config::parse(b),
                     None if m.too_large() => Err(DocError::TooLarge),
                     None => Err(DocError::NotADocument),
                 },
                 None => Err(DocError::NotADocument),
-            }
-        });
+            });
         parsed.as_ref().ok().cloned()
     }
 
     /// Describes the layer held by member `i`.
-    fn layer(&self, i: usize, path: &str, diff_id: Option<&str>, media_type: Option<&str>) -> Layer {
+    fn layer(
+        &self,
+        i: usize,
+        path: &str,
+        diff_id: Option<&str>,
+        media_type: Option<&str>,
+    ) -> Layer {
         let Some(m) = self.members.get(i) else {
             return Layer::default();
         };
@@ -345,7 +349,12 @@ impl Builder<'_> {
             parent_of.insert(d.clone(), p);
         }
         let mut tops: Vec<(String, Vec<String>)> = Vec::new();
-        match self.docs.repositories.as_ref().and_then(|d| d.parsed.as_ref()) {
+        match self
+            .docs
+            .repositories
+            .as_ref()
+            .and_then(|d| d.parsed.as_ref())
+        {
             Some(Ok(r)) => {
                 for (name, tags) in r {
                     for (tag, id) in tags {
@@ -476,14 +485,11 @@ fn match_index(images: &mut [Image], tree: &OciTree, b: &Builder<'_>) {
         img.index_match = Some(match found {
             Some(leaf) => {
                 img.manifest_digest = tree.nodes.get(leaf.node).map(|n| n.digest.clone());
-                img.manifest_media_type = Some(leaf.desc.media_type.clone()).filter(|m| !m.is_empty());
+                img.manifest_media_type =
+                    Some(leaf.desc.media_type.clone()).filter(|m| !m.is_empty());
                 img.oci_node = Some(leaf.node);
                 img.oci_tops = leaf.tops.clone();
-                img.ref_names = leaf
-                    .names
-                    .iter()
-                    .filter_map(|(_, r)| r.clone())
-                    .collect();
+                img.ref_names = leaf.names.iter().filter_map(|(_, r)| r.clone()).collect();
                 IndexMatch::Matched
             }
             None if same_config => IndexMatch::OtherLayers,
@@ -549,7 +555,10 @@ fn producer(members: &[Member], docs: &Docs, layout: Layout) -> Producer {
             });
             if docs.repositories.is_some() || all_sources {
                 Producer::Docker25
-            } else if members.iter().any(|m| m.path.as_bytes().starts_with(b"blobs/")) {
+            } else if members
+                .iter()
+                .any(|m| m.path.as_bytes().starts_with(b"blobs/"))
+            {
                 Producer::Containerd
             } else {
                 Producer::Unknown
@@ -579,21 +588,4 @@ fn producer(members: &[Member], docs: &Docs, layout: Layout) -> Producer {
             }
         }
     }
-}
-
-/// Whether a member is a compressed blob.
-#[allow(dead_code)]
-pub(crate) fn is_compressed(m: &Member) -> bool {
-    m.layer
-        .as_ref()
-        .is_some_and(|l| l.compression != Compression::None)
-        || matches!(m.kind, MemberKind::Other { .. }) && false
-}
-
-/// The ref kinds, for rules that need to say what a reference was for.
-#[allow(dead_code)]
-pub(crate) fn refs(img: &Image) -> impl Iterator<Item = &Ref> {
-    img.config_ref
-        .iter()
-        .chain(img.layers.iter().filter_map(|l| l.reference.as_ref()))
 }

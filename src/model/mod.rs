@@ -28,7 +28,7 @@ use crate::doc::DocError;
 use crate::path::EntryPath;
 use crate::scan::layer::LayerScan;
 use crate::scan::{Member, OuterObs};
-pub(crate) use resolve::{Loc, Outcome, Ref};
+pub(crate) use resolve::{Loc, Ref};
 
 /// The layout family of an archive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -75,8 +75,7 @@ pub(crate) struct Leaf {
 /// Whether a descriptor marks a buildkit attestation manifest.
 pub(crate) fn is_attestation(d: &Descriptor) -> bool {
     d.annotation(oci::ANN_REFERENCE_TYPE) == Some("attestation-manifest")
-        || d
-            .platform
+        || d.platform
             .as_ref()
             .is_some_and(|p| p.os == "unknown" && p.architecture == "unknown")
 }
@@ -93,7 +92,11 @@ impl OciTree {
         let mut by_digest: HashMap<Digest, usize> = HashMap::new();
         // Breadth first: (node, depth) to expand.
         let mut queue: std::collections::VecDeque<(usize, u32)> = std::collections::VecDeque::new();
-        let mut edge = |tree: &mut OciTree, d: &Descriptor, depth: u32, queue: &mut std::collections::VecDeque<(usize, u32)>| -> Option<usize> {
+        let mut edge = |tree: &mut OciTree,
+                        d: &Descriptor,
+                        depth: u32,
+                        queue: &mut std::collections::VecDeque<(usize, u32)>|
+         -> Option<usize> {
             let digest: Digest = d.digest.parse().ok()?;
             if let Some(&n) = by_digest.get(&digest) {
                 if is_attestation(d) {
@@ -283,10 +286,5 @@ impl OciTree {
             .map(Reference::with_default_tag)
             .into_iter()
             .collect()
-    }
-
-    /// The node of a digest.
-    pub(crate) fn node_of(&self, digest: &Digest) -> Option<&Node> {
-        self.nodes.iter().find(|n| n.digest == *digest)
     }
 }

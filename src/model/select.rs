@@ -88,7 +88,11 @@ impl Archive {
     /// The digests `name@digest` may name an image by: its manifest's, and those of the
     /// `index.json` entries it is reached from.
     pub(crate) fn digests_of(&self, image: &Image) -> Vec<String> {
-        let mut out: Vec<String> = image.manifest_digest.iter().map(ToString::to_string).collect();
+        let mut out: Vec<String> = image
+            .manifest_digest
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         if let Some(tree) = &self.oci {
             for t in &image.oci_tops {
                 if let Some(top) = tree.tops.get(*t) {

@@ -24,6 +24,7 @@ pub struct Report {
     /// [`Reader::metadata_only`] read, whose findings say nothing about digests and layers.
     pub verified: bool,
     /// The archive model.
+    #[serde(flatten)]
     pub archive: Archive,
     /// Every finding, sorted by offset.
     pub findings: Vec<Finding>,
@@ -44,10 +45,7 @@ impl Report {
     /// that stopped reading).
     pub fn is_complete(&self) -> bool {
         self.archive.outer.stop.is_none()
-            && matches!(
-                self.archive.outer.head,
-                Some(scan::Head::Tar) | None
-            )
+            && matches!(self.archive.outer.head, Some(scan::Head::Tar) | None)
     }
 }
 
@@ -206,16 +204,17 @@ impl Reader {
         self
     }
 
-    fn options<'h>(&'h self, hook: Option<&'h dyn EntryHook>, only_wanted: bool) -> ScanOptions<'h> {
+    fn options<'h>(
+        &'h self,
+        hook: Option<&'h dyn EntryHook>,
+        only_wanted: bool,
+    ) -> ScanOptions<'h> {
         ScanOptions {
             verify: self.verify || hook.is_some(),
             record_entries: self.record,
             hook,
             only_wanted,
-            progress: self
-                .progress
-                .as_deref()
-                .map(|p| p as &(dyn Fn(u64) + Sync)),
+            progress: self.progress.as_deref().map(|p| p as &(dyn Fn(u64) + Sync)),
         }
     }
 
@@ -297,14 +296,12 @@ impl Reader {
             Input::File(p) => {
                 let file = File::open(p).map_err(open_err(p))?;
                 #[cfg(unix)]
-                if let Some(walk) =
-                    scan::indexed::walk_file(
+                if let Some(walk) = scan::indexed::walk_file(
                     &file,
                     &self.limits,
                     self.options(hook, only_wanted),
                     self.threads,
-                )?
-                {
+                )? {
                     return Ok(self.report(walk));
                 }
                 let mut ahead = ReadAhead::new(file).map_err(read_err)?;

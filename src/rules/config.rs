@@ -122,7 +122,12 @@ fn config(a: &Archive, i: usize, c: &Config, out: &mut Vec<Finding>) {
     }
     for (n, d) in c.diff_ids.iter().enumerate() {
         if let Err(e) = d.parse::<crate::Digest>() {
-            out.push(at(a, Code::InvalidDigest, i, format!("rootfs.diff_ids[{n}]: {e}")));
+            out.push(at(
+                a,
+                Code::InvalidDigest,
+                i,
+                format!("rootfs.diff_ids[{n}]: {e}"),
+            ));
         }
     }
 }

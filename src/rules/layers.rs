@@ -120,7 +120,7 @@ pub(crate) fn scan(a: &Archive, i: usize, out: &mut Vec<Finding>) {
             }
         }
     }
-    if let Some(t) = &scan.trailing {
+    if let Some(t) = scan.trailing.as_ref().filter(|t| !t.is_estargz_toc()) {
         let f = at(
             a,
             Code::LayerTrailingData,
@@ -133,7 +133,11 @@ pub(crate) fn scan(a: &Archive, i: usize, out: &mut Vec<Finding>) {
                 if t.tar_header { "; they hold a second archive" } else { "" }
             ),
         );
-        out.push(if t.tar_header { f.with_severity(Severity::Error) } else { f });
+        out.push(if t.tar_header {
+            f.with_severity(Severity::Error)
+        } else {
+            f
+        });
     }
     for note in &scan.notes {
         let raw = String::from_utf8_lossy(&note.entry).into_owned();

@@ -107,7 +107,10 @@ fn dirs(a: &Archive, out: &mut Vec<Finding>) {
         };
         match &json {
             None => out.push(locate(
-                incomplete(Code::LegacyJsonMissing, format!("layer directory {dir:?} has no json")),
+                incomplete(
+                    Code::LegacyJsonMissing,
+                    format!("layer directory {dir:?} has no json"),
+                ),
                 "json",
             )),
             Some(Err(e)) => out.push(locate(
@@ -116,14 +119,20 @@ fn dirs(a: &Archive, out: &mut Vec<Finding>) {
             )),
             Some(Ok(_)) => {}
         }
-        if a.index.file(format!("{dir}/layer.tar").as_bytes()).is_none() {
+        if a.index
+            .file(format!("{dir}/layer.tar").as_bytes())
+            .is_none()
+        {
             let what = if a.index.get(format!("{dir}/layer.tar").as_bytes()).is_some() {
                 "has a layer.tar that does not resolve to a file in the archive"
             } else {
                 "has no layer.tar"
             };
             out.push(locate(
-                incomplete(Code::LegacyLayerMissing, format!("layer directory {dir:?} {what}")),
+                incomplete(
+                    Code::LegacyLayerMissing,
+                    format!("layer directory {dir:?} {what}"),
+                ),
                 "layer.tar",
             ));
         }
@@ -275,8 +284,13 @@ fn repositories(a: &Archive, out: &mut Vec<Finding>) {
     };
     let Some(i) = doc.reference.member() else {
         out.push(
-            at(a, Code::RepositoriesInvalid, doc.named, "repositories is not a regular file")
-                .with_severity(severity),
+            at(
+                a,
+                Code::RepositoriesInvalid,
+                doc.named,
+                "repositories is not a regular file",
+            )
+            .with_severity(severity),
         );
         return;
     };
@@ -284,15 +298,25 @@ fn repositories(a: &Archive, out: &mut Vec<Finding>) {
         Some(Ok(r)) => r,
         Some(Err(DocError::NotADocument)) | None => {
             out.push(
-                at(a, Code::RepositoriesInvalid, i, "repositories is not a JSON document")
-                    .with_severity(severity),
+                at(
+                    a,
+                    Code::RepositoriesInvalid,
+                    i,
+                    "repositories is not a JSON document",
+                )
+                .with_severity(severity),
             );
             return;
         }
         Some(Err(DocError::Syntax(e))) => {
             out.push(
-                at(a, Code::RepositoriesInvalid, i, format!("repositories is not JSON: {e}"))
-                    .with_severity(severity),
+                at(
+                    a,
+                    Code::RepositoriesInvalid,
+                    i,
+                    format!("repositories is not JSON: {e}"),
+                )
+                .with_severity(severity),
             );
             return;
         }

@@ -19,7 +19,14 @@ pub(super) fn check(a: &Archive, out: &mut Vec<Finding>) {
         return;
     };
     let limit = a.index.max_hops();
-    reference(a, &doc.reference, "manifest.json", Code::ManifestInvalid, limit, out);
+    reference(
+        a,
+        &doc.reference,
+        "manifest.json",
+        Code::ManifestInvalid,
+        limit,
+        out,
+    );
     let Some(mi) = doc.reference.member() else {
         return;
     };
@@ -47,17 +54,30 @@ pub(super) fn check(a: &Archive, out: &mut Vec<Finding>) {
             a,
             Code::ManifestOver1Mib,
             mi,
-            format!("manifest.json is {} bytes: containers/image refuses over 1 MiB", m.size),
+            format!(
+                "manifest.json is {} bytes: containers/image refuses over 1 MiB",
+                m.size
+            ),
         ));
     }
     let parsed = match &doc.parsed {
         Some(Ok(p)) => p,
         Some(Err(DocError::NotADocument)) | None => {
-            out.push(at(a, Code::ManifestInvalid, mi, "manifest.json is not a JSON document"));
+            out.push(at(
+                a,
+                Code::ManifestInvalid,
+                mi,
+                "manifest.json is not a JSON document",
+            ));
             return;
         }
         Some(Err(DocError::Syntax(e))) => {
-            out.push(at(a, Code::ManifestInvalid, mi, format!("manifest.json is not JSON: {e}")));
+            out.push(at(
+                a,
+                Code::ManifestInvalid,
+                mi,
+                format!("manifest.json is not JSON: {e}"),
+            ));
             return;
         }
         Some(Err(e)) => {
@@ -66,7 +86,12 @@ pub(super) fn check(a: &Archive, out: &mut Vec<Finding>) {
         }
     };
     if parsed.items.is_empty() {
-        out.push(at(a, Code::ManifestEmpty, mi, "manifest.json is [] : docker load loads nothing"));
+        out.push(at(
+            a,
+            Code::ManifestEmpty,
+            mi,
+            "manifest.json is [] : docker load loads nothing",
+        ));
     }
     for (n, key) in &parsed.odd_keys {
         out.push(at(
@@ -87,7 +112,14 @@ pub(super) fn check(a: &Archive, out: &mut Vec<Finding>) {
             continue;
         };
         if let Some(r) = &img.config_ref {
-            reference(a, r, &format!("entry {n}: Config"), Code::ConfigMissing, limit, out);
+            reference(
+                a,
+                r,
+                &format!("entry {n}: Config"),
+                Code::ConfigMissing,
+                limit,
+                out,
+            );
         }
         config_name(a, img, out);
         for tag in item.repo_tags.iter().flatten() {
@@ -108,7 +140,8 @@ pub(super) fn check(a: &Archive, out: &mut Vec<Finding>) {
             }
         }
         let diff_ids: &[String] = img.config.as_ref().map_or(&[], |c| c.diff_ids.as_slice());
-        if img.config.as_ref().is_some_and(|c| c.has_rootfs) && diff_ids.len() != item.layers.len() {
+        if img.config.as_ref().is_some_and(|c| c.has_rootfs) && diff_ids.len() != item.layers.len()
+        {
             out.push(here(Finding::new(
                 Code::LayerCountMismatch,
                 format!(
@@ -125,7 +158,9 @@ pub(super) fn check(a: &Archive, out: &mut Vec<Finding>) {
             if key.parse::<crate::Digest>().is_err() || !diff_ids.iter().any(|d| d == key) {
                 out.push(here(Finding::new(
                     Code::LayerSourcesUnknown,
-                    format!("entry {n}: LayerSources key {key:?} is not one of the config's diff_ids"),
+                    format!(
+                        "entry {n}: LayerSources key {key:?} is not one of the config's diff_ids"
+                    ),
                 )));
             }
             if crate::doc::oci::is_foreign_media_type(&desc.media_type) {
@@ -147,13 +182,20 @@ pub(super) fn check(a: &Archive, out: &mut Vec<Finding>) {
             let Some(r) = &layer.reference else { continue };
             let what = format!(
                 "entry {n}: layer {k}{}",
-                if layer.foreign { " (a foreign layer)" } else { "" }
+                if layer.foreign {
+                    " (a foreign layer)"
+                } else {
+                    ""
+                }
             );
             reference(a, r, &what, Code::LayerMissing, limit, out);
             let (Some(li), Some(d)) = (r.member(), diff_ids.get(k)) else {
                 continue;
             };
-            let key = crate::path::EntryPath::clean(r.written.as_bytes()).0.as_bytes().to_vec();
+            let key = crate::path::EntryPath::clean(r.written.as_bytes())
+                .0
+                .as_bytes()
+                .to_vec();
             match path_diff.get(&key) {
                 Some((other, on)) if other != d => out.push(at(
                     a,

@@ -33,7 +33,9 @@ pub(super) fn check(a: &Archive, out: &mut Vec<Finding>) {
         Some(Ok(_)) => {}
         Some(Err(e)) => {
             let msg = match e {
-                DocError::Shape { message, .. } if message.starts_with("index.json") => message.clone(),
+                DocError::Shape { message, .. } if message.starts_with("index.json") => {
+                    message.clone()
+                }
                 e => format!("index.json {e}"),
             };
             out.push(at(a, Code::OciIndexInvalid, ii, msg));
@@ -60,9 +62,7 @@ pub(super) fn check(a: &Archive, out: &mut Vec<Finding>) {
                 a,
                 Code::OciIndexInvalid,
                 bi,
-                format!(
-                    "indexes nest deeper than Limits::max_index_depth"
-                ),
+                format!("indexes nest deeper than Limits::max_index_depth"),
             )),
             NodeKind::Index { children } => {
                 for c in children {
@@ -103,7 +103,12 @@ fn layout_file(a: &Archive, out: &mut Vec<Finding>) {
     match &a.docs.oci_layout {
         Some(doc) => {
             let Some(i) = doc.reference.member() else {
-                out.push(at(a, Code::OciLayoutInvalid, doc.named, "oci-layout: is not a regular file"));
+                out.push(at(
+                    a,
+                    Code::OciLayoutInvalid,
+                    doc.named,
+                    "oci-layout: is not a regular file",
+                ));
                 return;
             };
             match &doc.parsed {
@@ -234,7 +239,10 @@ fn blob(
                 a,
                 Code::BlobSizeMismatch,
                 i,
-                format!("{what}: the descriptor says {} bytes, the blob has {}", d.size, m.size),
+                format!(
+                    "{what}: the descriptor says {} bytes, the blob has {}",
+                    d.size, m.size
+                ),
             ));
         }
     }
@@ -245,13 +253,15 @@ fn blob(
 fn names(d: &Descriptor, from: &Here, out: &mut Vec<Finding>) {
     if let Some(n) = d.annotation(oci::ANN_IMAGE_NAME) {
         if let Err(e) = Reference::parse_normalized(n) {
-            out.push(from.put(
-                Finding::new(
-                    Code::InvalidRepoTag,
-                    format!("{} {n:?}: {e}", oci::ANN_IMAGE_NAME),
-                )
-                .with_severity(Severity::Warning),
-            ));
+            out.push(
+                from.put(
+                    Finding::new(
+                        Code::InvalidRepoTag,
+                        format!("{} {n:?}: {e}", oci::ANN_IMAGE_NAME),
+                    )
+                    .with_severity(Severity::Warning),
+                ),
+            );
         }
         return;
     }
@@ -291,8 +301,15 @@ fn manifest(
         .and_then(|i| a.docs.configs.get(&i))
         .and_then(|c| c.as_ref().ok());
     let diff_ids: &[String] = cfg.map_or(&[], |c| c.diff_ids.as_slice());
-    let tar_layers = m.layers.iter().all(|l| oci::is_layer_media_type(&l.media_type));
-    if !attestation && tar_layers && cfg.is_some_and(|c| c.has_rootfs) && diff_ids.len() != m.layers.len() {
+    let tar_layers = m
+        .layers
+        .iter()
+        .all(|l| oci::is_layer_media_type(&l.media_type));
+    if !attestation
+        && tar_layers
+        && cfg.is_some_and(|c| c.has_rootfs)
+        && diff_ids.len() != m.layers.len()
+    {
         out.push(here.put(Finding::new(
             Code::LayerCountMismatch,
             format!(
@@ -317,14 +334,26 @@ fn manifest(
         let is_tar = oci::is_layer_media_type(&ld.media_type) && !attestation;
         if is_tar {
             layers::scan(a, li, out);
-            let expected = diff_ids.get(k).and_then(|d| d.parse::<crate::Digest>().ok());
-            layers::diff_id(a, li, k, &format!("blobs/{}/{}", digest.algorithm().as_str(), digest.hex()), expected.as_ref(), out);
+            let expected = diff_ids
+                .get(k)
+                .and_then(|d| d.parse::<crate::Digest>().ok());
+            layers::diff_id(
+                a,
+                li,
+                k,
+                &format!("blobs/{}/{}", digest.algorithm().as_str(), digest.hex()),
+                expected.as_ref(),
+                out,
+            );
         }
     }
 }
 
 /// The member a descriptor's digest names, with the parsed digest.
-fn config_blob(a: &Archive, d: &Descriptor) -> Result<(Option<usize>, crate::Digest), crate::digest::DigestError> {
+fn config_blob(
+    a: &Archive,
+    d: &Descriptor,
+) -> Result<(Option<usize>, crate::Digest), crate::digest::DigestError> {
     let digest: crate::Digest = d.digest.parse()?;
     let path = format!("blobs/{}/{}", digest.algorithm().as_str(), digest.hex());
     Ok((a.index.file(path.as_bytes()), digest))

@@ -62,7 +62,11 @@ fn reading(a: &Archive, out: &mut Vec<Finding>) {
     if let Some(stop) = &o.stop {
         out.push(stopped(a, stop));
     }
-    if o.head == Some(Head::Tar) && o.stop.is_none() && o.end == tar::End::NoMarker && !a.members.is_empty() {
+    if o.head == Some(Head::Tar)
+        && o.stop.is_none()
+        && o.end == tar::End::NoMarker
+        && !a.members.is_empty()
+    {
         out.push(
             Finding::new(
                 Code::NoEndOfArchive,
@@ -83,7 +87,11 @@ fn reading(a: &Archive, out: &mut Vec<Finding>) {
                 ),
             )
             .at_offset(t.at);
-            out.push(if t.tar_header { f.with_severity(Severity::Warning) } else { f });
+            out.push(if t.tar_header {
+                f.with_severity(Severity::Warning)
+            } else {
+                f
+            });
         }
     }
     for (offset, keys) in &o.global_headers {
@@ -100,7 +108,10 @@ fn reading(a: &Archive, out: &mut Vec<Finding>) {
     }
     for (offset, note) in &o.notes {
         let i = a.members.iter().position(|m| m.offset == Some(*offset));
-        let name = i.and_then(|i| a.members.get(i)).map(|m| m.name_lossy()).unwrap_or_default();
+        let name = i
+            .and_then(|i| a.members.get(i))
+            .map(|m| m.name_lossy())
+            .unwrap_or_default();
         let (code, message) = tar_note(note, &format!("member {name:?}"));
         let f = match i {
             Some(i) => at(a, code, i, message),
@@ -182,7 +193,10 @@ fn stopped(a: &Archive, stop: &OuterStop) -> Finding {
                 _ => f.at_offset(end.saturating_sub(*present)),
             }
         }
-        OuterStop::Header { at: offset, problem } => Finding::new(
+        OuterStop::Header {
+            at: offset,
+            problem,
+        } => Finding::new(
             Code::CorruptHeader,
             format!(
                 "the outer tar stops parsing at byte {offset}: {}",
@@ -207,7 +221,9 @@ fn stopped(a: &Archive, stop: &OuterStop) -> Finding {
                     format!("the {}-compressed input is corrupt near compressed byte {consumed} ({produced} bytes of tar decompressed): {message}", a.compression.as_str()),
                 ),
             };
-            let inside = member(i).map(|m| format!(", inside {:?}", m.name_lossy())).unwrap_or_default();
+            let inside = member(i)
+                .map(|m| format!(", inside {:?}", m.name_lossy()))
+                .unwrap_or_default();
             let mut f = locate(Finding::new(code, format!("{what}{inside}")), i);
             if i.is_none() {
                 f.offset = Some(*produced);
@@ -241,9 +257,19 @@ fn names(a: &Archive, out: &mut Vec<Finding>) {
         let (_, c) = EntryPath::clean_noting(&m.name);
         let name = m.name_lossy();
         if c.escapes {
-            out.push(at(a, Code::UnsafePath, i, format!("member name {name:?} climbs above the archive root")));
+            out.push(at(
+                a,
+                Code::UnsafePath,
+                i,
+                format!("member name {name:?} climbs above the archive root"),
+            ));
         } else if c.absolute {
-            out.push(at(a, Code::AbsolutePath, i, format!("member name {name:?} is absolute; loaders strip the leading '/'")));
+            out.push(at(
+                a,
+                Code::AbsolutePath,
+                i,
+                format!("member name {name:?} is absolute; loaders strip the leading '/'"),
+            ));
         }
         if let MemberKind::Other { typeflag } = m.kind {
             if !matches!(typeflag, b'3' | b'4' | b'6') {
@@ -271,9 +297,12 @@ fn links_and_duplicates(a: &Archive, out: &mut Vec<Finding>) {
         }
         if let Some(&first) = seen.get(m.path.as_bytes()) {
             let f0 = a.members.get(first);
-            let both_dirs = m.kind == MemberKind::Dir && f0.is_some_and(|f| f.kind == MemberKind::Dir);
+            let both_dirs =
+                m.kind == MemberKind::Dir && f0.is_some_and(|f| f.kind == MemberKind::Dir);
             if !both_dirs {
-                let same = f0.is_some_and(|f| f.digest.is_some() && f.digest == m.digest && f.kind == m.kind);
+                let same = f0.is_some_and(|f| {
+                    f.digest.is_some() && f.digest == m.digest && f.kind == m.kind
+                });
                 let first_off = f0.and_then(|f| f.offset);
                 let f = at(
                     a,
@@ -287,7 +316,11 @@ fn links_and_duplicates(a: &Archive, out: &mut Vec<Finding>) {
                     ),
                 );
                 // Copies that differ are a parser differential: not trusted silently.
-                out.push(if same { f } else { f.with_severity(Severity::Error) });
+                out.push(if same {
+                    f
+                } else {
+                    f.with_severity(Severity::Error)
+                });
             }
         }
         seen.insert(m.path.as_bytes(), i);
@@ -313,11 +346,27 @@ fn links_and_duplicates(a: &Archive, out: &mut Vec<Finding>) {
         };
         let kind = if hard { "hardlink" } else { "symlink" };
         if escapes {
-            out.push(at(a, Code::LinkEscape, i, format!("{kind} {:?} -> {shown:?} points above the archive root", m.name_lossy())));
+            out.push(at(
+                a,
+                Code::LinkEscape,
+                i,
+                format!(
+                    "{kind} {:?} -> {shown:?} points above the archive root",
+                    m.name_lossy()
+                ),
+            ));
             continue;
         }
         if hard && !seen.contains_key(resolved.as_bytes()) {
-            out.push(at(a, Code::LinkEscape, i, format!("hardlink {:?} -> {shown:?} names no earlier member", m.name_lossy())));
+            out.push(at(
+                a,
+                Code::LinkEscape,
+                i,
+                format!(
+                    "hardlink {:?} -> {shown:?} names no earlier member",
+                    m.name_lossy()
+                ),
+            ));
             continue;
         }
         if let Err(crate::path::WalkError::Loop(_)) = a.index.walk(m.path.as_bytes()) {
@@ -340,10 +389,7 @@ pub(super) fn layout(a: &Archive, out: &mut Vec<Finding>) {
     match a.layout {
         Layout::Unknown => {
             if a.outer.head == Some(Head::Tar) && a.outer.stop.is_none() || a.directory {
-                out.push(Finding::new(
-                    Code::NotAnImage,
-                    not_an_image(a),
-                ));
+                out.push(Finding::new(Code::NotAnImage, not_an_image(a)));
             }
         }
         l => out.push(Finding::new(
@@ -364,7 +410,11 @@ pub(super) fn layout(a: &Archive, out: &mut Vec<Finding>) {
 /// What a tar that is no image holds instead.
 fn not_an_image(a: &Archive) -> String {
     let files = a.members.iter().filter(|m| m.is_file()).count();
-    let dirs = a.members.iter().filter(|m| m.kind == MemberKind::Dir).count();
+    let dirs = a
+        .members
+        .iter()
+        .filter(|m| m.kind == MemberKind::Dir)
+        .count();
     let mut sample: Vec<String> = a
         .members
         .iter()

@@ -29,7 +29,9 @@ pub(crate) fn os_path(name: &[u8]) -> std::borrow::Cow<'_, Path> {
 /// A member name as a path of this system.
 #[cfg(not(unix))]
 pub(crate) fn os_path(name: &[u8]) -> std::borrow::Cow<'_, Path> {
-    std::borrow::Cow::Owned(std::path::PathBuf::from(String::from_utf8_lossy(name).into_owned()))
+    std::borrow::Cow::Owned(std::path::PathBuf::from(
+        String::from_utf8_lossy(name).into_owned(),
+    ))
 }
 
 pub(crate) fn walk_dir(root: &Path, limits: &Limits, options: ScanOptions<'_>) -> Result<Walk> {

@@ -196,7 +196,6 @@ pub struct LayerRecords {
     pub complete: bool,
 }
 
-
 /// What [`classify`] makes of one header.
 pub(crate) struct Classified {
     /// The record.

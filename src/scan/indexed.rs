@@ -111,10 +111,12 @@ pub(crate) fn walk_file(
     options: ScanOptions<'_>,
     threads: usize,
 ) -> Result<Option<Walk>> {
-    let read_err = |offset: u64| move |source| Error::Read {
-        offset,
-        member: None,
-        source,
+    let read_err = |offset: u64| {
+        move |source| Error::Read {
+            offset,
+            member: None,
+            source,
+        }
     };
     let file_len = file.metadata().map_err(read_err(0))?.len();
     let mut head = vec![0u8; compress::SNIFF_LEN];
@@ -248,7 +250,8 @@ fn skim(
         return policy.process(BufReader::with_capacity(256 << 10, range), path, size);
     }
     if got == 512 && tar::looks_like_header(head) {
-        let scan = layer::scan_headers_seek(range, present, policy.limits, policy.options.record_entries);
+        let scan =
+            layer::scan_headers_seek(range, present, policy.limits, policy.options.record_entries);
         return (
             Content {
                 count: present,

@@ -484,12 +484,22 @@ fn drain<R: Read>(r: &mut R, scan: &mut LayerScan, at: u64) -> io::Result<()> {
             // The block the first non-zero byte is in (relative to the trailing start).
             let pos = chunk.iter().position(|&b| b != 0).unwrap_or(0);
             let block_start = pos.saturating_sub(pos % 512);
-            first_nonzero = Some(chunk.get(block_start..).unwrap_or_default().iter().take(512).copied().collect());
+            first_nonzero = Some(
+                chunk
+                    .get(block_start..)
+                    .unwrap_or_default()
+                    .iter()
+                    .take(512)
+                    .copied()
+                    .collect(),
+            );
         }
         t.nonzero = t.nonzero.saturating_add(nz);
     }
     if at != u64::MAX && t.nonzero > 0 {
-        t.tar_header = first_nonzero.is_some_and(|b| b.len() == 512 && tar::looks_like_header(&b));
+        if let Some(b) = first_nonzero {
+            t.set_first_block(&b);
+        }
         scan.trailing = Some(t);
     }
     Ok(())
@@ -530,7 +540,12 @@ fn entry<S: tar::Source>(
             .iter()
             .map(|k| String::from_utf8_lossy(k).into_owned())
             .collect();
-        scan.note(&mut st.kinds, &h.name, h.offset, Noted::GlobalHeader { keys });
+        scan.note(
+            &mut st.kinds,
+            &h.name,
+            h.offset,
+            Noted::GlobalHeader { keys },
+        );
         return Ok(());
     };
     scan.entries = scan.entries.saturating_add(1);
@@ -564,15 +579,26 @@ fn entry<S: tar::Source>(
     match &c.record {
         Record::Opaque { dir, .. } => {
             if !entry::is_empty_file(h) {
-                scan.note(&mut st.kinds, &h.name, h.offset, Noted::WhiteoutNotEmpty { opaque: true });
+                scan.note(
+                    &mut st.kinds,
+                    &h.name,
+                    h.offset,
+                    Noted::WhiteoutNotEmpty { opaque: true },
+                );
             }
             scan.opaque_dirs.push(dir.clone());
         }
         Record::Whiteout { target, .. } => {
             if !entry::is_empty_file(h) {
-                scan.note(&mut st.kinds, &h.name, h.offset, Noted::WhiteoutNotEmpty { opaque: false });
+                scan.note(
+                    &mut st.kinds,
+                    &h.name,
+                    h.offset,
+                    Noted::WhiteoutNotEmpty { opaque: false },
+                );
             }
-            st.whiteout_targets.push((target.clone(), h.name.clone(), h.offset));
+            st.whiteout_targets
+                .push((target.clone(), h.name.clone(), h.offset));
             scan.whiteouts.push(target.clone());
         }
         Record::InvalidWhiteout { .. } => {
@@ -580,7 +606,11 @@ fn entry<S: tar::Source>(
         }
         Record::Aufs(e) => {
             if e.kind == EntryKind::File {
-                if let Some(rest) = e.path.as_bytes().strip_prefix(crate::whiteout::PLNK_DIR.as_bytes()) {
+                if let Some(rest) = e
+                    .path
+                    .as_bytes()
+                    .strip_prefix(crate::whiteout::PLNK_DIR.as_bytes())
+                {
                     if rest.first() == Some(&b'/') {
                         st.plnk.insert(e.path.file_name().to_vec());
                     }
@@ -599,7 +629,10 @@ fn entry<S: tar::Source>(
                         },
                     );
                 }
-                if target.as_bytes().starts_with(crate::whiteout::PLNK_DIR.as_bytes()) {
+                if target
+                    .as_bytes()
+                    .starts_with(crate::whiteout::PLNK_DIR.as_bytes())
+                {
                     if !st.plnk.contains(target.file_name()) {
                         scan.note(
                             &mut st.kinds,
@@ -611,7 +644,8 @@ fn entry<S: tar::Source>(
                         );
                     }
                 } else if !scan.paths.contains(&path_key(target.as_bytes())) {
-                    scan.outside_links.push((e.path.clone(), target.clone(), h.offset));
+                    scan.outside_links
+                        .push((e.path.clone(), target.clone(), h.offset));
                 }
             }
             if !path.is_root() {
@@ -746,17 +780,18 @@ pub(crate) fn scan_headers_seek<R: Read + io::Seek>(
 /// Scans one layer blob on its own (plain, gzip or zstd tar, recognised from its magic bytes),
 /// as the archive reader scans each layer: digests, counts, notes, and with `record` every
 /// entry's metadata. `Err` only when `blob` fails to read.
-pub(crate) fn scan_layer<R: Read>(blob: R, limits: &Limits, record: bool) -> io::Result<(LayerScan, Digest)> {
+pub(crate) fn scan_layer<R: Read>(
+    blob: R,
+    limits: &Limits,
+    record: bool,
+) -> io::Result<(LayerScan, Digest)> {
     let mut blob = HashingReader::new(blob);
     let head = compress::read_head(&mut blob, compress::SNIFF_LEN)?;
     let mut scan = scan_blob(
         &head,
         &mut blob,
         limits,
-        LayerOptions {
-            record,
-            hook: None,
-        },
+        LayerOptions { record, hook: None },
     )?;
     let (digest, _) = blob.finish();
     if scan.compression == Compression::None && scan.diff_id.is_none() {

@@ -114,7 +114,13 @@ pub struct Member {
 
 impl Member {
     /// A member of a path, before its content is read.
-    pub(crate) fn new(name: Vec<u8>, offset: Option<u64>, kind: MemberKind, size: u64, mode: u32) -> Member {
+    pub(crate) fn new(
+        name: Vec<u8>,
+        offset: Option<u64>,
+        kind: MemberKind,
+        size: u64,
+        mode: u32,
+    ) -> Member {
         Member {
             path: EntryPath::clean(&name).0,
             name,
@@ -269,7 +275,12 @@ impl ContentPolicy<'_> {
         let mut out = Content::default();
         let mut blob = HashingReader::with_prefix(r, &head);
         if layer_like {
-            out.layer = Some(layer::scan_blob(&head, &mut blob, self.limits, layer_options)?);
+            out.layer = Some(layer::scan_blob(
+                &head,
+                &mut blob,
+                self.limits,
+                layer_options,
+            )?);
         } else if is_metadata_like(path, &head) {
             if size <= self.limits.max_json_bytes && self.reserve(size) {
                 let mut data = head;

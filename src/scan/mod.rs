@@ -24,7 +24,7 @@ use std::io::{self, Read};
 use crate::compress::{Compression, DecodeFailure};
 use crate::path::EntryPath;
 use crate::scan::entry::Entry;
-pub(crate) use member::{Member, MemberData, MemberKind};
+pub(crate) use member::{Member, MemberKind};
 
 /// What the scan keeps and does besides hashing.
 #[derive(Clone, Copy, Default)]
@@ -146,6 +146,26 @@ pub(crate) struct Trailing {
     pub nonzero: u64,
     /// The first non-zero block is a tar header (a second archive no tar reader shows).
     pub tar_header: bool,
+    /// That header's name field.
+    pub first_name: Option<Vec<u8>>,
+}
+
+impl Trailing {
+    /// The trailing archive is an eStargz table of contents (`stargz.index.json`), which
+    /// eStargz writers put after the tar's end on purpose.
+    pub(crate) fn is_estargz_toc(&self) -> bool {
+        self.first_name.as_deref() == Some(b"stargz.index.json")
+    }
+
+    /// Notes the first non-zero block.
+    pub(crate) fn set_first_block(&mut self, block: &[u8]) {
+        self.tar_header = block.len() == 512 && tar::looks_like_header(block);
+        if self.tar_header {
+            let name = block.get(..100).unwrap_or_default();
+            let end = name.iter().position(|&c| c == 0).unwrap_or(name.len());
+            self.first_name = Some(name.get(..end).unwrap_or_default().to_vec());
+        }
+    }
 }
 
 /// What the walk over the outer archive observed, besides its members.

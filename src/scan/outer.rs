@@ -259,7 +259,9 @@ pub(crate) fn trailing<R: Read>(r: &mut R, at: u64) -> Option<Trailing> {
     if t.total == 0 {
         return None;
     }
-    t.tar_header = first_block.is_some_and(|b| b.len() == 512 && tar::looks_like_header(&b));
+    if let Some(b) = first_block {
+        t.set_first_block(&b);
+    }
     Some(t)
 }
 
@@ -276,10 +278,12 @@ pub(crate) fn walk_stream(
         progress: options.progress,
         reported: 0,
     };
-    let read_err = |offset: u64| move |source| Error::Read {
-        offset,
-        member: None,
-        source,
+    let read_err = |offset: u64| {
+        move |source| Error::Read {
+            offset,
+            member: None,
+            source,
+        }
     };
     let head = compress::read_head(&mut raw, compress::SNIFF_LEN).map_err(read_err(0))?;
     let compression = Compression::sniff(&head);
@@ -295,7 +299,12 @@ pub(crate) fn walk_stream(
     let tar_head = match compress::read_head(&mut decoded, 512) {
         Ok(h) => h,
         Err(e) => {
-            rec.stopped(Stopped::Failed(e), 0, None, raw_count.load(Ordering::Relaxed))?;
+            rec.stopped(
+                Stopped::Failed(e),
+                0,
+                None,
+                raw_count.load(Ordering::Relaxed),
+            )?;
             rec.obs.input_len = raw_count.load(Ordering::Relaxed);
             walk.outer = rec.obs;
             return Ok(walk);

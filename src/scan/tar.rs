@@ -129,7 +129,6 @@ pub(crate) enum Field {
     Gid,
     Size,
     Mtime,
-    Checksum,
     DevMajor,
     DevMinor,
     RealSize,
@@ -144,7 +143,6 @@ impl Field {
             Field::Gid => "gid",
             Field::Size => "size",
             Field::Mtime => "mtime",
-            Field::Checksum => "checksum",
             Field::DevMajor => "devmajor",
             Field::DevMinor => "devminor",
             Field::RealSize => "realsize",
@@ -445,7 +443,10 @@ fn octal(b: &[u8]) -> Option<i64> {
     let Some(start) = start else {
         return Some(0);
     };
-    let end = b.iter().rposition(|&c| c != b' ' && c != 0).unwrap_or(start);
+    let end = b
+        .iter()
+        .rposition(|&c| c != b' ' && c != 0)
+        .unwrap_or(start);
     let text = cstr(b.get(start..=end).unwrap_or_default());
     if text.is_empty() {
         return Some(0);
@@ -455,7 +456,9 @@ fn octal(b: &[u8]) -> Option<i64> {
         if !(b'0'..=b'7').contains(&c) {
             return None;
         }
-        x = x.checked_mul(8)?.checked_add(u64::from(c.wrapping_sub(b'0')))?;
+        x = x
+            .checked_mul(8)?
+            .checked_add(u64::from(c.wrapping_sub(b'0')))?;
     }
     // Go parses as uint64 and converts: a value past i64 wraps negative.
     Some(x as i64)
@@ -543,7 +546,8 @@ fn parse_block(b: &Block, at: u64) -> Result<Raw, TarError> {
         return Err(bad(HeaderProblem::Checksum));
     }
     let format = format_of(b);
-    let num = |start, len, f: Field| numeric(field(b, start, len)).ok_or(bad(HeaderProblem::Number(f)));
+    let num =
+        |start, len, f: Field| numeric(field(b, start, len)).ok_or(bad(HeaderProblem::Number(f)));
     let mut raw = Raw {
         typeflag: field(b, 156, 1).first().copied().unwrap_or(0),
         name: cstr(field(b, 0, 100)).to_vec(),
@@ -697,16 +701,6 @@ impl<S: Source> TarReader<S> {
     /// How the archive ended ([`End::Open`] while reading).
     pub(crate) fn end(&self) -> End {
         self.end
-    }
-
-    /// The source, positioned where reading stopped.
-    pub(crate) fn into_source(self) -> S {
-        self.src
-    }
-
-    /// Mutable access to the source (to read what follows the end of the archive).
-    pub(crate) fn source_mut(&mut self) -> &mut S {
-        &mut self.src
     }
 
     /// Reads until `buf` is full or the input ends; returns the bytes read.
@@ -1063,7 +1057,8 @@ impl<S: Source> TarReader<S> {
         // Old GNU sparse: the map is in the header and in extension blocks after it.
         if h.typeflag == b'S' {
             let regions = self.old_sparse(block, at)?;
-            let real = numeric(field(block, 483, 12)).ok_or(bad(HeaderProblem::Number(Field::RealSize)))?;
+            let real = numeric(field(block, 483, 12))
+                .ok_or(bad(HeaderProblem::Number(Field::RealSize)))?;
             self.set_sparse(&mut h, &regions, real, at, &mut notes)?;
         }
         h.data = self.pos;
@@ -1229,7 +1224,8 @@ impl<S: Source> TarReader<S> {
                         present: self.cur.stored.saturating_sub(self.cur.left),
                     })?;
                 self.cur.left = self.cur.left.saturating_sub(BLOCK);
-                newlines = newlines.saturating_add(b.iter().filter(|&&c| c == b'\n').count() as u64);
+                newlines =
+                    newlines.saturating_add(b.iter().filter(|&&c| c == b'\n').count() as u64);
                 buf.extend_from_slice(&b);
             }
             if count.is_some() {
@@ -1251,8 +1247,14 @@ impl<S: Source> TarReader<S> {
         let mut tokens = buf.split(|&c| c == b'\n').skip(1);
         let mut v = Vec::new();
         for _ in 0..count.unwrap_or(0) {
-            let o = tokens.next().and_then(decimal).ok_or(bad(HeaderProblem::Sparse))?;
-            let l = tokens.next().and_then(decimal).ok_or(bad(HeaderProblem::Sparse))?;
+            let o = tokens
+                .next()
+                .and_then(decimal)
+                .ok_or(bad(HeaderProblem::Sparse))?;
+            let l = tokens
+                .next()
+                .and_then(decimal)
+                .ok_or(bad(HeaderProblem::Sparse))?;
             v.push((o, l));
         }
         Ok(v)
@@ -1302,7 +1304,9 @@ impl<S: Source> TarReader<S> {
 
     /// Reads stored data of the current entry.
     fn read_stored(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let want = usize::try_from(self.cur.left).unwrap_or(usize::MAX).min(buf.len());
+        let want = usize::try_from(self.cur.left)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
         let Some(buf) = buf.get_mut(..want) else {
             return Ok(0);
         };
@@ -1553,7 +1557,10 @@ mod tests {
         assert_eq!(e[0].1, b"hello");
         assert_eq!(e[0].0.offset, 0);
         assert_eq!(e[0].0.data, 512);
-        assert_eq!(e[1].0.typeflag, b'5', "\\0 with a trailing slash is a directory");
+        assert_eq!(
+            e[1].0.typeflag, b'5',
+            "\\0 with a trailing slash is a directory"
+        );
         assert_eq!(e[1].0.offset, 1024);
     }
 
@@ -1587,7 +1594,13 @@ mod tests {
         assert!(matches!(stopped, Stopped::End(End::NoMarker)));
         assert_eq!(e[0].0.name, b"f");
         assert_eq!(e[0].0.uid, 7);
-        assert_eq!(e[0].0.notes, [Note::Orphaned { typeflag: b'x', at: 0 }]);
+        assert_eq!(
+            e[0].0.notes,
+            [Note::Orphaned {
+                typeflag: b'x',
+                at: 0
+            }]
+        );
     }
 
     #[test]
@@ -1618,21 +1631,31 @@ mod tests {
         let (_, stopped) = entries(&block(b"a", b'0', 0)[..300]);
         assert!(matches!(
             stopped,
-            Stopped::Error(TarError::Truncated { part: Part::Header, present: 300, .. })
+            Stopped::Error(TarError::Truncated {
+                part: Part::Header,
+                present: 300,
+                ..
+            })
         ));
         let mut bad = block(b"a", b'0', 0);
         bad[0] = b'b';
         let (_, stopped) = entries(&bad);
         assert!(matches!(
             stopped,
-            Stopped::Error(TarError::Header { problem: HeaderProblem::Checksum, at: 0 })
+            Stopped::Error(TarError::Header {
+                problem: HeaderProblem::Checksum,
+                at: 0
+            })
         ));
         let mut z = vec![0u8; 512];
         z.extend(block(b"a", b'0', 0));
         let (_, stopped) = entries(&z);
         assert!(matches!(
             stopped,
-            Stopped::Error(TarError::Header { problem: HeaderProblem::ZeroThenData, at: 512 })
+            Stopped::Error(TarError::Header {
+                problem: HeaderProblem::ZeroThenData,
+                at: 512
+            })
         ));
         let (_, stopped) = entries(&[0u8; 512]);
         assert!(matches!(stopped, Stopped::End(End::OneZeroBlock)));

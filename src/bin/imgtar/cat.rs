@@ -2,39 +2,65 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use imgtar::layer::{content, EntryPath};
+use imgtar::Reader;
 
-use crate::layers::{self, Replay, Rules};
+use crate::args::{self, Rules, Source, Target};
+use crate::Failure;
 
 #[derive(clap::Args)]
+#[command(override_usage = "imgtar cat [OPTIONS] <PATH> [IMAGE] <FILE>")]
 pub struct Args {
     #[command(flatten)]
-    input: crate::Input,
-    /// The image (tag or ID prefix), then the file; with one image in the archive, the file
-    /// alone.
-    #[arg(value_name = "IMAGE", required = true)]
-    image_or_file: String,
-    /// The file, as an absolute path in the image's filesystem (symlinks are followed inside it).
-    #[arg(value_name = "FILE")]
-    file: Option<String>,
+    source: Source,
+    /// `[IMAGE] FILE`: the image (a tag or an ID prefix; may be left out when the archive
+    /// holds one image), then the file as an absolute path in the image's filesystem
+    /// (symlinks are followed inside it).
+    #[arg(value_name = "IMAGE] [FILE", num_args = 1..=2, required = true)]
+    names: Vec<String>,
     #[command(flatten)]
     rules: Rules,
 }
 
 /// Writes one file's final content to standard output.
-pub fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let (image, file) = match &args.file {
-        Some(f) => (Some(args.image_or_file.as_str()), f.as_str()),
-        None => (None, args.image_or_file.as_str()),
+pub fn run(args: Args) -> crate::Outcome {
+    let (image, file) = match args.names.as_slice() {
+        [file] => (None, file.clone()),
+        [image, file] => (Some(image.clone()), file.clone()),
+        _ => return Err(Failure::msg("cat takes [IMAGE] FILE")),
     };
-    let replay = Replay::check(&args.input.path, "cat")?;
-    let report = layers::read(&args.input.path)?;
-    let (image, flat) = layers::load(&report, image, &args.rules)?;
-    let (source, pb) = replay.open("reading")?;
-    let mut out = std::io::stdout().lock();
-    let path = EntryPath::from(file);
-    let result = content::cat(source, &report.archive, image, &flat.fs, &path, &mut out);
-    pb.finish_and_clear();
-    result?;
+    let input = args.source.input()?;
+    if !input.is_replayable() {
+        return Err(Failure::msg(
+            content::ContentError::NotReplayable(args.source.path.display().to_string())
+                .to_string(),
+        ));
+    }
+    let target = Target {
+        source: Source {
+            path: args.source.path.clone(),
+        },
+        image,
+        rules: Rules {
+            docker: args.rules.docker,
+        },
+    };
+    let (input, report, n, flat) = args::flatten(&target)?;
+    let image = report
+        .archive
+        .images
+        .get(n)
+        .ok_or_else(|| Failure::NoSuchImage(String::new()))?;
+    let mut out = std::io::BufWriter::new(std::io::stdout());
+    let path = EntryPath::from(file.as_str());
+    content::cat(
+        &Reader::new(),
+        &input,
+        &report.archive,
+        image,
+        &flat.fs,
+        &path,
+        &mut out,
+    )?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -3,7 +3,8 @@ use std::process::ExitCode;
 
 use imgtar::layer::ChangeSet;
 
-use crate::layers::{self, Target};
+use crate::args::{self, Output, Target};
+use crate::{render, Failure};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -13,28 +14,32 @@ pub struct Args {
     /// `# layer N` line.
     #[arg(long)]
     layer: Option<usize>,
-    /// Print Engine API `FilesystemChange` objects (`Path`, `Kind` 0/1/2) as JSON, one array
-    /// per layer.
-    #[arg(long)]
-    json: bool,
+    /// `--format json` prints Engine API `FilesystemChange` objects (`Path`, `Kind` 0/1/2),
+    /// one array per layer.
+    #[command(flatten)]
+    output: Output,
 }
 
 /// `A`/`C`/`D` lines like `docker diff`, per layer.
-pub fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let report = layers::read(&args.target.input.path)?;
-    let (image, flat) = layers::load(&report, args.target.image.as_deref(), &args.target.rules)?;
+pub fn run(args: Args) -> crate::Outcome {
+    let (_, report, n, flat) = args::flatten(&args.target)?;
+    let image = report
+        .archive
+        .images
+        .get(n)
+        .ok_or_else(|| Failure::NoSuchImage(String::new()))?;
     let sets: Vec<&ChangeSet> = match args.layer {
-        Some(n) => vec![flat.changes.get(n).ok_or_else(|| {
-            format!(
-                "the image has {} layers (0 to {}); there is no layer {n}",
+        Some(k) => vec![flat.changes.get(k).ok_or_else(|| {
+            Failure::msg(format!(
+                "the image has {} layers (0 to {}); there is no layer {k}",
                 flat.changes.len(),
                 flat.changes.len().saturating_sub(1)
-            )
+            ))
         })?],
         None => flat.changes.iter().collect(),
     };
-    let mut out = std::io::stdout().lock();
-    if args.json {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if args.output.json() {
         let v: Vec<serde_json::Value> = sets
             .iter()
             .map(|s| {
@@ -47,8 +52,8 @@ pub fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 })
             })
             .collect();
-        serde_json::to_writer_pretty(&mut out, &v)?;
-        writeln!(out)?;
+        render::write_json(&mut out, &v)?;
+        out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
     for set in sets {
@@ -56,13 +61,18 @@ pub fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
             let id = image
                 .layers
                 .get(set.layer)
-                .and_then(|l| l.diff_id.clone().or_else(|| l.path.clone()))
+                .and_then(|l| {
+                    l.diff_id
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .or_else(|| l.path.clone())
+                })
                 .unwrap_or_default();
-            writeln!(out, "# layer {} {id}", set.layer)?;
+            writeln!(out, "# layer {} {}", set.layer, render::clean(&id))?;
         }
         for c in &set.changes {
             write!(out, "{} ", c.kind.letter())?;
-            layers::write_path(&mut out, &c.path)?;
+            render::write_path(&mut out, &c.path)?;
             writeln!(out)?;
         }
     }

@@ -1,7 +1,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use imgtar::export::{self, ExportOptions, PlatformSpec};
+use imgtar::export::{self, ExportError, ExportOptions, PlatformSpec};
+
+use crate::render;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -11,7 +13,7 @@ pub struct Args {
     /// image ID (full or a unique prefix; written without names).
     #[arg(required = true)]
     names: Vec<String>,
-    /// The archive to write (replaced if it exists; never the input).
+    /// The archive to write (replaced if it is a regular file; never the input).
     #[arg(short, long)]
     output: PathBuf,
     /// Keep only this platform of multi-platform images: `os/arch[/variant]`.
@@ -20,16 +22,20 @@ pub struct Args {
 }
 
 /// Writes the named images to a new archive, as `docker save` / `GET /images/get` does.
-pub fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
+pub fn run(args: Args) -> crate::Outcome {
     let opts = ExportOptions::default().platform(args.platform);
-    let written = export::export(&args.path, &args.names, &args.output, &opts)?;
+    let written = match export::export(&args.path, &args.names, &args.output, &opts) {
+        Ok(w) => w,
+        Err(ExportError::NoSuchImage(name)) => return Err(crate::Failure::NoSuchImage(name)),
+        Err(e) => return Err(e.into()),
+    };
     for (id, tags) in &written.images {
         let names = if tags.is_empty() {
             "<none>".to_string()
         } else {
             tags.join(", ")
         };
-        eprintln!("{id} {names}");
+        eprintln!("{id} {}", render::clean(&names));
     }
     eprintln!(
         "wrote {} ({} image(s), {} member(s))",

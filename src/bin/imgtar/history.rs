@@ -3,32 +3,35 @@ use std::process::ExitCode;
 
 use imgtar::engine;
 
+use crate::args::{Output, Query};
+use crate::render;
+
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    query: crate::Query,
+    query: Query,
     /// The image, by name or ID (may be left out when the archive holds one image).
     image: Option<String>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = crate::Format::Table)]
-    format: crate::Format,
+    #[command(flatten)]
+    output: Output,
     /// Do not truncate IDs and commands.
     #[arg(long)]
     no_trunc: bool,
 }
 
 /// Shows the history of an image like `docker history`: a table, or ImageHistory items as JSON.
-pub fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let report = args.query.open()?;
+pub fn run(args: Args) -> crate::Outcome {
+    let report = args.query.read()?;
     let archive = &report.archive;
     let image = archive.find_image(args.image.as_deref())?;
     let items = engine::history(archive, image)?;
     let mut out = std::io::stdout().lock();
-    match args.format {
-        crate::Format::Json => crate::write_json(&mut out, &items)?,
-        crate::Format::Table => out.write_all(
-            engine::human::history_table(&items, args.no_trunc, crate::now_unix()).as_bytes(),
-        )?,
+    if args.output.json() {
+        render::write_json(&mut out, &items)?;
+    } else {
+        out.write_all(
+            render::history_table(&items, args.no_trunc, crate::ls::now_unix()).as_bytes(),
+        )?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)

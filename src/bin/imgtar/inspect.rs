@@ -3,28 +3,34 @@ use std::process::ExitCode;
 
 use imgtar::engine::{self, InspectOptions};
 
+use crate::args::Query;
+use crate::render;
+
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    query: crate::Query,
+    query: Query,
     /// Images to inspect, by name (`busybox`, `busybox:1.36`, `docker.io/library/busybox`)
     /// or ID (full or a unique prefix); every image of the archive when none is given.
     images: Vec<String>,
     /// Include `Manifests` for images reached through an OCI index (the API's `manifests=1`).
     #[arg(long)]
     manifests: bool,
+    /// Accepted for symmetry with the other commands: inspect always prints JSON.
+    #[arg(long, hide = true)]
+    json: bool,
 }
 
 /// Prints a JSON array of ImageInspect objects, like `docker image inspect`. Exits 1 when a
 /// named image is not in the archive (after printing the ones that are).
-pub fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let report = args.query.open()?;
+pub fn run(args: Args) -> crate::Outcome {
+    let report = args.query.read()?;
     let archive = &report.archive;
     let opts = InspectOptions::default().manifests(args.manifests);
     let mut found = Vec::new();
     let mut missing = Vec::new();
     if args.images.is_empty() {
-        found.extend(engine::images(archive));
+        found.extend(archive.images.iter());
     }
     for name in &args.images {
         match archive.find_image(Some(name)) {
@@ -40,10 +46,10 @@ pub fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
         .map(|img| engine::inspect(archive, img, &opts))
         .collect();
     let mut stdout = std::io::stdout().lock();
-    crate::write_json(&mut stdout, &out)?;
+    render::write_json(&mut stdout, &out)?;
     stdout.flush()?;
     for m in &missing {
-        eprintln!("Error: {m}");
+        eprintln!("Error: {}", render::clean(m));
     }
     Ok(if missing.is_empty() {
         ExitCode::SUCCESS

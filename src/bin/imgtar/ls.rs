@@ -3,10 +3,13 @@ use std::process::ExitCode;
 
 use imgtar::engine::{self, Filters, ListOptions};
 
+use crate::args::{Output, Query};
+use crate::render;
+
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    query: crate::Query,
+    query: Query,
     /// Only images whose name matches this `REPOSITORY[:TAG]` glob (a `reference` filter).
     reference: Option<String>,
     /// Show all images (by default untagged images other images are built on are hidden).
@@ -25,16 +28,15 @@ pub struct Args {
     /// Include `Manifests` in the JSON output.
     #[arg(long)]
     manifests: bool,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = crate::Format::Table)]
-    format: crate::Format,
+    #[command(flatten)]
+    output: Output,
     /// Do not truncate IDs.
     #[arg(long)]
     no_trunc: bool,
 }
 
 /// Lists the images like `docker image ls`: a table, or the ImageSummary items as JSON.
-pub fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
+pub fn run(args: Args) -> crate::Outcome {
     let mut filters = Filters::new();
     for f in &args.filters {
         filters.add_arg(f)?;
@@ -42,8 +44,8 @@ pub fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     if let Some(r) = &args.reference {
         filters.add("reference", r.as_str());
     }
-    let report = args.query.open()?;
-    let now = crate::now_unix();
+    let report = args.query.read()?;
+    let now = now_unix();
     let opts = ListOptions::default()
         .all(args.all)
         .filters(filters)
@@ -52,12 +54,18 @@ pub fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
         .now(now);
     let images = engine::list(&report.archive, &opts)?;
     let mut out = std::io::stdout().lock();
-    match args.format {
-        crate::Format::Json => crate::write_json(&mut out, &images)?,
-        crate::Format::Table => out.write_all(
-            engine::human::images_table(&images, args.digests, args.no_trunc, now).as_bytes(),
-        )?,
+    if args.output.json() {
+        render::write_json(&mut out, &images)?;
+    } else {
+        out.write_all(render::images_table(&images, args.digests, args.no_trunc, now).as_bytes())?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The current Unix time.
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }

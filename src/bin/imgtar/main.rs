@@ -1,18 +1,23 @@
 //! `imgtar`: read, check and explain saved container image tarballs offline.
+//!
+//! The binary only parses arguments, calls the library and renders what it returns:
+//! [`args`] (what every command takes), [`render`] (tables and human text), [`progress`].
 
+mod args;
 mod cat;
 mod diff;
 mod export;
+mod files;
 mod history;
 mod inspect;
-mod layers;
 mod ls;
+mod progress;
+mod render;
 mod squash;
 mod tree;
 mod validate;
 mod waste;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -28,82 +33,64 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Validate an archive; exit 0 when valid, 1 when an error finding exists, 2 when it
-    /// cannot be read.
+    /// Validate an archive; exit 0 when valid, 1 when an error finding exists, 2 when the
+    /// input cannot be read at all (a usage error, a missing file, an I/O error).
     Validate(validate::Args),
     /// Print ImageInspect JSON for images of an archive, like `docker image inspect`.
     Inspect(inspect::Args),
-    /// List what each layer adds, changes and deletes, like `docker diff`.
-    Diff(diff::Args),
-    /// List the flattened filesystem of an image.
-    Tree(tree::Args),
-    /// Write the flattened filesystem of an image as one tar (needs a file, not a pipe).
-    Squash(squash::Args),
-    /// Write one file's final content to standard output (needs a file, not a pipe).
-    Cat(cat::Args),
-    /// Report wasted space as dive does (bytes deleted or overwritten by later layers).
-    Waste(waste::Args),
     /// List the images of an archive, like `docker image ls`.
     Ls(ls::Args),
     /// Show the history of an image, like `docker history`.
     History(history::Args),
     /// Write some images of an archive to a new one, like `docker save`.
     Export(export::Args),
+    /// List what each layer adds, changes and deletes, like `docker diff`.
+    Diff(diff::Args),
+    /// List the flattened filesystem of an image.
+    Tree(tree::Args),
+    /// List the regular files of an image with their sizes (and sha256), in one pass.
+    Files(files::Args),
+    /// Report wasted space as dive does (bytes deleted or overwritten by later layers).
+    Waste(waste::Args),
+    /// Write the flattened filesystem of an image as one tar (reads a file twice).
+    Squash(squash::Args),
+    /// Write one file's final content to standard output (reads a file twice).
+    Cat(cat::Args),
 }
 
-/// Where to read from: a tarball, `-` for standard input, or an extracted directory.
-#[derive(clap::Args)]
-struct Input {
-    /// Tarball (plain, gzip, zstd, xz or bzip2), `-` for standard input, or a directory.
-    path: PathBuf,
+/// What a command ended with, besides success.
+#[derive(Debug)]
+pub enum Failure {
+    /// The archive has no such image (exit 1, as docker).
+    NoSuchImage(String),
+    /// The archive is invalid or incomplete for what was asked (exit 1); already reported.
+    Invalid,
+    /// Anything else that stopped the command (exit 2).
+    Other(Box<dyn std::error::Error>),
 }
 
-/// The archive of a query command (`ls`, `inspect`, `history`).
-#[derive(clap::Args)]
-struct Query {
-    #[command(flatten)]
-    input: Input,
-    /// Hash every blob before answering. By default only headers and JSON documents are
-    /// read (on a file, uncompressed layers' data is skipped by seeking).
-    #[arg(long)]
-    verify: bool,
-}
-
-impl Query {
-    /// Reads the archive: metadata only unless `--verify` was given.
-    fn open(&self) -> imgtar::Result<imgtar::Report> {
-        imgtar::Reader::new()
-            .metadata_only(!self.verify)
-            .open(&self.input.path)
+impl<E: std::error::Error + 'static> From<E> for Failure {
+    fn from(e: E) -> Failure {
+        let e: Box<dyn std::error::Error> = Box::new(e);
+        match e.downcast::<imgtar::SelectError>() {
+            Ok(s) => match *s {
+                imgtar::SelectError::NotFound(q) => Failure::NoSuchImage(q),
+                other => Failure::Other(Box::new(other)),
+            },
+            Err(e) => Failure::Other(e),
+        }
     }
 }
 
-/// Output format of listing commands.
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum Format {
-    /// An aligned table, as the docker CLI prints it.
-    Table,
-    /// The Engine API's JSON.
-    Json,
+impl Failure {
+    /// A failure with a message.
+    pub fn msg(m: impl Into<String>) -> Failure {
+        Failure::Other(m.into().into())
+    }
 }
 
-/// Writes JSON indented by four spaces (as the docker CLI does) and a newline.
-fn write_json<T: serde::Serialize>(
-    out: &mut impl std::io::Write,
-    value: &T,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-    let mut ser = serde_json::Serializer::with_formatter(&mut *out, fmt);
-    value.serialize(&mut ser)?;
-    writeln!(out)?;
-    Ok(())
-}
-
-fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
+/// What every command returns.
+pub type Outcome = Result<ExitCode, Failure>;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -120,24 +107,49 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(a) => validate::run(a),
         Command::Inspect(a) => inspect::run(a),
-        Command::Diff(a) => diff::run(a),
-        Command::Tree(a) => tree::run(a),
-        Command::Squash(a) => squash::run(a),
-        Command::Cat(a) => cat::run(a),
-        Command::Waste(a) => waste::run(a),
         Command::Ls(a) => ls::run(a),
         Command::History(a) => history::run(a),
         Command::Export(a) => export::run(a),
+        Command::Diff(a) => diff::run(a),
+        Command::Tree(a) => tree::run(a),
+        Command::Files(a) => files::run(a),
+        Command::Waste(a) => waste::run(a),
+        Command::Squash(a) => squash::run(a),
+        Command::Cat(a) => cat::run(a),
     };
     match result {
         Ok(code) => code,
+        Err(Failure::NoSuchImage(q)) => {
+            if q.is_empty() {
+                eprintln!("Error: the archive holds no image");
+            } else {
+                eprintln!("Error: No such image: {}", render::clean(&q));
+            }
+            ExitCode::from(1)
+        }
+        Err(Failure::Invalid) => ExitCode::from(1),
         // The reader of our output went away (`imgtar cat … | head`): nothing to report.
-        Err(e) if is_broken_pipe(e.as_ref()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("imgtar: {e}");
+        Err(Failure::Other(e)) if is_broken_pipe(e.as_ref()) => ExitCode::SUCCESS,
+        Err(Failure::Other(e)) => {
+            eprintln!("imgtar: {}", render::clean(&chain(e.as_ref())));
             ExitCode::from(2)
         }
     }
+}
+
+/// An error and its causes, `: `-separated.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cur = c.source();
+    }
+    s
 }
 
 fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {

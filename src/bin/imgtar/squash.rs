@@ -1,70 +1,49 @@
-use std::io::BufWriter;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use imgtar::layer::content;
+use imgtar::Reader;
 
-use crate::layers::{self, Replay, Target};
+use crate::args::{self, Target};
+use crate::{progress, Failure};
 
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
     target: Target,
-    /// Where to write the flattened filesystem as a tar. Written to a temporary file in the
-    /// same directory, then renamed.
+    /// Where to write the flattened filesystem as a tar: a temporary file beside it, renamed
+    /// when complete. An existing output that is not a regular file is refused.
     #[arg(short, long, value_name = "ROOTFS.TAR")]
     output: PathBuf,
 }
 
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
-}
-
 /// Writes the flattened filesystem of an image as one tar.
-pub fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let input = &args.target.input.path;
-    if same_file(input, &args.output) || args.output.is_dir() {
-        return Err(format!(
-            "refusing to write to {}: it is the input or a directory",
-            args.output.display()
-        )
-        .into());
+pub fn run(args: Args) -> crate::Outcome {
+    // Said before anything is read: the content is read in a second pass.
+    let input = args.target.source.input()?;
+    if !input.is_replayable() {
+        return Err(Failure::msg(
+            content::ContentError::NotReplayable(args.target.source.path.display().to_string())
+                .to_string(),
+        ));
     }
-    let replay = Replay::check(input, "squash")?;
-    let report = layers::read(input)?;
-    let (image, flat) = layers::load(&report, args.target.image.as_deref(), &args.target.rules)?;
-    let dir = match args.output.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let tmp = tempfile::Builder::new()
-        .prefix(".imgtar-squash-")
-        .suffix(".tmp")
-        .tempfile_in(&dir)
-        .map_err(|e| format!("cannot create a temporary file in {}: {e}", dir.display()))?;
-    let (source, pb) = replay.open("squashing")?;
-    let result = content::squash(
-        source,
+    let (input, report, n, flat) = args::flatten(&args.target)?;
+    let image = report
+        .archive
+        .images
+        .get(n)
+        .ok_or_else(|| Failure::NoSuchImage(String::new()))?;
+    let pb = progress::bar(None, "squashing");
+    let summary = content::squash_to(
+        &Reader::new(),
+        &input,
         &report.archive,
         image,
         &flat.fs,
-        BufWriter::with_capacity(1 << 20, tmp.as_file()),
+        &args.output,
     );
     pb.finish_and_clear();
-    let summary = result?;
-    // The temporary file is private (0600); the result is an ordinary file.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    }
-    tmp.as_file().sync_all()?;
-    tmp.persist(&args.output)
-        .map_err(|e| format!("cannot rename to {}: {}", args.output.display(), e.error))?;
+    let summary = summary?;
     eprintln!(
         "imgtar: wrote {}: {} entries, {} files ({} bytes), {} hardlinks",
         args.output.display(),

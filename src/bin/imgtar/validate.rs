@@ -3,51 +3,34 @@ use std::process::ExitCode;
 
 use imgtar::{Reader, Report, Severity};
 
+use crate::args::{self, Output, Source};
+use crate::render;
+
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    input: crate::Input,
-    /// Print the report as JSON.
-    #[arg(long)]
-    json: bool,
+    source: Source,
+    #[command(flatten)]
+    output: Output,
     /// Treat warnings as errors.
     #[arg(long)]
     strict: bool,
 }
 
-pub fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let report = Reader::new().strict(args.strict).open(&args.input.path)?;
+pub fn run(args: Args) -> crate::Outcome {
+    let input = args.source.input()?;
+    let report = args::read(&input, Reader::new().strict(args.strict), "validating")?;
     let mut out = std::io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &json(&report))?;
-        writeln!(out)?;
+    if args.output.json() {
+        render::write_json(&mut out, &report)?;
     } else {
-        human(&mut out, &args.input.path.display().to_string(), &report)?;
+        human(&mut out, &args.source.path.display().to_string(), &report)?;
     }
     out.flush()?;
     Ok(if report.is_valid() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
-    })
-}
-
-fn json(report: &Report) -> serde_json::Value {
-    let a = &report.archive;
-    serde_json::json!({
-        "valid": report.is_valid(),
-        "layout": a.layout,
-        "producer": a.producer,
-        "compression": a.compression,
-        "images": a.images.iter().map(|i| serde_json::json!({
-            "id": i.id,
-            "repo_tags": i.repo_tags,
-            "config": i.config_path,
-            "manifest_digest": i.manifest_digest,
-            "platform": i.platform.as_ref().map(|p| p.to_string()),
-            "layers": i.layers,
-        })).collect::<Vec<_>>(),
-        "findings": report.findings,
     })
 }
 
@@ -61,7 +44,8 @@ fn human(out: &mut impl Write, name: &str, report: &Report) -> std::io::Result<(
         .count();
     writeln!(
         out,
-        "{name}: {} ({} layout, {} outer compression)",
+        "{}: {} ({} layout, {} outer compression)",
+        render::clean(name),
         if report.is_valid() {
             "valid"
         } else {
@@ -86,7 +70,9 @@ fn human(out: &mut impl Write, name: &str, report: &Report) -> std::io::Result<(
             .map_or_else(String::new, |p| format!(" {p}"));
         writeln!(
             out,
-            "  image {n}: {tags}  id {id}{platform}  {} layer(s)",
+            "  image {n}: {}  id {id}{}  {} layer(s)",
+            render::clean(&tags),
+            render::clean(&platform),
             img.layers.len()
         )?;
     }

@@ -3,26 +3,30 @@ use std::process::ExitCode;
 
 use imgtar::layer::waste;
 
-use crate::layers::{self, Target};
+use crate::args::{self, Output, Target};
+use crate::{render, Failure};
 
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
     target: Target,
-    /// Print the report as JSON.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    output: Output,
 }
 
 /// Wasted space as dive reports it, plus the bytes the final filesystem no longer shows.
-pub fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let report = layers::read(&args.target.input.path)?;
-    let image = report.archive.find_image(args.target.image.as_deref())?;
+pub fn run(args: Args) -> crate::Outcome {
+    let (_, report, n, _) = args::flatten(&args.target)?;
+    let image = report
+        .archive
+        .images
+        .get(n)
+        .ok_or_else(|| Failure::NoSuchImage(String::new()))?;
     let w = waste::waste_image(&report.archive, image)?;
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &w)?;
-        writeln!(out)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if args.output.json() {
+        render::write_json(&mut out, &w)?;
+        out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
     writeln!(out, "efficiency:   {:.4} %", w.efficiency * 100.0)?;
@@ -51,7 +55,7 @@ pub fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     }
     for f in &w.files {
         write!(out, "{:>6} {:>12}  ", f.count, f.bytes)?;
-        layers::write_path(&mut out, &f.path)?;
+        render::write_path(&mut out, &f.path)?;
         writeln!(out)?;
     }
     out.flush()?;

@@ -1,4 +1,4 @@
-//! The docker CLI's human-readable rendering: sizes (`go-units`), durations, short IDs,
+//! What the CLI prints for people: the docker CLI's rendering of sizes (`go-units`), durations, short IDs,
 //! ellipsis and the aligned tables of `docker images` and `docker history` (docker/cli's
 //! `formatter` package: a tab writer with minimum width 10 and padding 3).
 
@@ -143,8 +143,9 @@ pub fn ellipsis(s: &str, max: usize) -> String {
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let cols = header.len();
     let mut widths = vec![10usize; cols];
+    // Cells come from the archive (tags, `created_by`): never let them drive the terminal.
     let all = std::iter::once(header.iter().map(|h| h.to_string()).collect::<Vec<_>>())
-        .chain(rows.iter().cloned())
+        .chain(rows.iter().map(|r| r.iter().map(|c| clean(c)).collect()))
         .collect::<Vec<_>>();
     for row in &all {
         for (c, cell) in row.iter().enumerate().take(cols.saturating_sub(1)) {
@@ -171,7 +172,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 /// `docker image ls`'s default table: one row per repository and tag (and digest with
 /// `digests`), `<none>` for untagged images. `now` is the current Unix time.
 pub fn images_table(
-    images: &[crate::engine::ImageSummary],
+    images: &[imgtar::engine::ImageSummary],
     digests: bool,
     no_trunc: bool,
     now: i64,
@@ -204,8 +205,8 @@ pub fn images_table(
 
 /// The (repository, tag, digest) rows of one image, grouped by repository in the order the
 /// names come (docker/cli's `imageFormatTaggedAndDigest`).
-fn image_rows(img: &crate::engine::ImageSummary, digests: bool) -> Vec<(String, String, String)> {
-    use crate::reference::Reference;
+fn image_rows(img: &imgtar::engine::ImageSummary, digests: bool) -> Vec<(String, String, String)> {
+    use imgtar::reference::Reference;
     let none = || "<none>".to_string();
     if img.repo_tags.is_empty() && img.repo_digests.is_empty() {
         return vec![(none(), none(), none())];
@@ -263,7 +264,7 @@ fn image_rows(img: &crate::engine::ImageSummary, digests: bool) -> Vec<(String, 
 }
 
 /// `docker history`'s default table. Creation times up to 2000-01-01 show as `N/A`.
-pub fn history_table(items: &[crate::engine::HistoryItem], no_trunc: bool, now: i64) -> String {
+pub fn history_table(items: &[imgtar::engine::HistoryItem], no_trunc: bool, now: i64) -> String {
     const EPOCH_2000: i64 = 946_684_800;
     let rows: Vec<Vec<String>> = items
         .iter()
@@ -358,5 +359,105 @@ mod tests {
             t,
             "A         LONGER HEADER   LAST\nx         y               \n"
         );
+    }
+}
+
+/// Writes JSON indented by four spaces (as the docker CLI does) and a newline: the one JSON
+/// style of every command.
+pub fn write_json<T: serde::Serialize>(
+    out: &mut impl std::io::Write,
+    value: &T,
+) -> std::io::Result<()> {
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut *out, fmt);
+    value.serialize(&mut ser).map_err(json_io)?;
+    writeln!(out)
+}
+
+/// Writes one JSON value on one line (JSON Lines).
+pub fn write_json_line<T: serde::Serialize>(
+    out: &mut impl std::io::Write,
+    value: &T,
+) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, value).map_err(json_io)?;
+    writeln!(out)
+}
+
+/// serde_json's error as the I/O error it carries (a closed pipe must stay recognisable).
+fn json_io(e: serde_json::Error) -> std::io::Error {
+    match e.io_error_kind() {
+        Some(kind) => std::io::Error::new(kind, e),
+        None => std::io::Error::other(e),
+    }
+}
+
+/// Text for a terminal: control characters (C0, DEL, C1) escaped as `\xNN` / `\u{NN}`.
+pub fn clean(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() && c != '\t' {
+            let n = u32::from(c);
+            if n < 0x80 {
+                out.push_str(&format!("\\x{n:02x}"));
+            } else {
+                out.push_str(&format!("\\u{{{n:x}}}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `drwxr-xr-x`-style type and permission letters, setuid/setgid/sticky included.
+pub fn mode_string(letter: char, m: u32) -> String {
+    let mut s = String::with_capacity(10);
+    s.push(letter);
+    for (i, shift) in [6u32, 3, 0].into_iter().enumerate() {
+        let bits = (m >> shift) & 7;
+        s.push(if bits & 4 != 0 { 'r' } else { '-' });
+        s.push(if bits & 2 != 0 { 'w' } else { '-' });
+        let special = match i {
+            0 => m & 0o4000 != 0,
+            1 => m & 0o2000 != 0,
+            _ => m & 0o1000 != 0,
+        };
+        let exec = bits & 1 != 0;
+        let (set, unset) = if i == 2 { ('t', 'T') } else { ('s', 'S') };
+        s.push(match (special, exec) {
+            (true, true) => set,
+            (true, false) => unset,
+            (false, true) => 'x',
+            (false, false) => '-',
+        });
+    }
+    s
+}
+
+/// Writes a path as the layer commands show it (leading `/`, control characters escaped).
+pub fn write_path(
+    out: &mut impl std::io::Write,
+    path: &imgtar::layer::EntryPath,
+) -> std::io::Result<()> {
+    out.write_all(&path.display_bytes())
+}
+
+#[cfg(test)]
+mod render_tests {
+    use super::*;
+
+    #[test]
+    fn modes_read_like_ls() {
+        assert_eq!(mode_string('d', 0o755), "drwxr-xr-x");
+        assert_eq!(mode_string('-', 0o4755), "-rwsr-xr-x");
+        assert_eq!(mode_string('-', 0o2644), "-rw-r-Sr--");
+        assert_eq!(mode_string('d', 0o1777), "drwxrwxrwt");
+        assert_eq!(mode_string('p', 0o1000), "p--------T");
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(clean("a\u{1b}[31mb\u{9b}c"), "a\\x1b[31mb\\u{9b}c");
+        assert_eq!(clean("plain"), "plain");
     }
 }
