@@ -136,7 +136,7 @@ pub(crate) enum OuterStop {
 }
 
 /// Bytes after the end of a tar (outer or layer).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct Trailing {
     /// Offset where they start.
     pub at: u64,
