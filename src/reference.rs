@@ -294,6 +294,7 @@ impl Reference {
 /// A glob pattern that does not follow the `path.Match` grammar.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("syntax error in pattern {0:?}")]
+#[non_exhaustive]
 pub struct PatternError(pub String);
 
 /// Whether `name` matches the shell pattern `pattern`, with the grammar and semantics of Go's

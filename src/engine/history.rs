@@ -9,6 +9,7 @@ use crate::model::{Archive, Image, ImageSource};
 
 /// One history item (fields in the order Docker writes them).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct HistoryItem {
     /// `Comment`.
     #[serde(rename = "Comment")]

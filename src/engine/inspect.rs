@@ -18,6 +18,7 @@ pub(crate) const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 /// writes them). Fields some API versions leave out are `Option`s; `extra` keeps any field
 /// this type does not know, so the JSON of other versions passes through unchanged.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ImageInspect {
     /// `Id`: the content-addressable ID (`sha256:` + sha256 of the config).
     #[serde(rename = "Id")]
@@ -102,6 +103,7 @@ pub struct ImageInspect {
 
 /// `RootFS`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RootFs {
     /// `Type` (`layers`).
     #[serde(rename = "Type", default, skip_serializing_if = "Option::is_none")]
@@ -113,6 +115,7 @@ pub struct RootFs {
 
 /// `Metadata`: daemon-local data.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Metadata {
     /// `LastTagTime`.
     #[serde(
@@ -125,6 +128,7 @@ pub struct Metadata {
 
 /// `GraphDriver` (`DriverData`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DriverData {
     /// `Name`.
     #[serde(rename = "Name", default)]
@@ -139,6 +143,7 @@ pub struct DriverData {
 /// them. `Option<Option<_>>` fields tell an absent field (`None`) from `null` (`Some(None)`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[allow(missing_docs)]
+#[non_exhaustive]
 pub struct ImageConfig {
     #[serde(
         rename = "ArgsEscaped",
@@ -276,6 +281,7 @@ pub struct ImageConfig {
 /// `Healthcheck`; durations are integer nanoseconds.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[allow(missing_docs)]
+#[non_exhaustive]
 pub struct HealthConfig {
     #[serde(rename = "Test", default, skip_serializing_if = "Option::is_none")]
     pub test: Option<Vec<String>>,
@@ -303,6 +309,7 @@ pub struct HealthConfig {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[allow(missing_docs)]
+#[non_exhaustive]
 pub struct OciDescriptor {
     #[serde(default)]
     pub media_type: String,
@@ -326,6 +333,7 @@ pub struct OciDescriptor {
 /// An OCI platform (`OCIPlatform`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[allow(missing_docs)]
+#[non_exhaustive]
 pub struct OciPlatform {
     #[serde(default)]
     pub architecture: String,
@@ -349,6 +357,7 @@ pub struct OciPlatform {
 
 /// `ImageManifestSummary`: one manifest under an image's target.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ManifestSummary {
     /// `ID`: the manifest digest.
     #[serde(rename = "ID")]
@@ -379,6 +388,7 @@ pub struct ManifestSummary {
 
 /// `ImageManifestSummary.Size`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ManifestSize {
     /// `Total`: `Content` plus the unpacked size.
     #[serde(rename = "Total")]
@@ -391,6 +401,7 @@ pub struct ManifestSize {
 /// `ImageManifestSummary.Kind`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum ManifestKind {
     /// A runnable image.
     Image,
@@ -403,6 +414,7 @@ pub enum ManifestKind {
 
 /// `ImageData` of a manifest summary.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ImageProperties {
     /// `Platform`.
     #[serde(rename = "Platform")]
@@ -417,6 +429,7 @@ pub struct ImageProperties {
 
 /// `ImageData.Size`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct UnpackedSize {
     /// `Unpacked`.
     #[serde(rename = "Unpacked")]
@@ -425,6 +438,7 @@ pub struct UnpackedSize {
 
 /// `AttestationData` of a manifest summary.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AttestationProperties {
     /// `For`: the image manifest the attestation is for.
     #[serde(rename = "For")]

@@ -15,6 +15,7 @@ use crate::model::{Archive, Image};
 
 /// `ImageSummary`: one image of a listing (fields in the order Docker 28 writes them).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ImageSummary {
     /// `Containers`: -1, "not computed" (nothing runs offline).
     #[serde(rename = "Containers")]

@@ -4,6 +4,7 @@ use std::cmp::Ordering;
 
 /// An instant read from an RFC 3339 string, keeping the UTC offset it was written with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Timestamp {
     /// Seconds since 1970-01-01T00:00:00Z.
     pub unix: i64,

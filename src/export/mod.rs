@@ -36,6 +36,7 @@ use crate::doc::oci::Platform;
 
 /// A platform as `--platform` takes it: `os/arch[/variant]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PlatformSpec {
     /// Operating system.
     pub os: String,
@@ -113,17 +114,9 @@ pub enum ExportError {
     /// A name is not a valid reference or ID.
     #[error("invalid reference format: {0:?}")]
     InvalidName(String),
-    /// Nothing in the archive has this name.
-    #[error("No such image: {0}")]
-    NoSuchImage(String),
-    /// An ID prefix matches several images.
-    #[error("{query:?} matches {count} images; use a longer ID or a tag")]
-    Ambiguous {
-        /// The name.
-        query: String,
-        /// How many images it matches.
-        count: usize,
-    },
+    /// Nothing in the archive has this name, or an ID prefix matches several images.
+    #[error(transparent)]
+    Select(#[from] crate::SelectError),
     /// The name matches images, none of the requested platform.
     #[error("no suitable export target found for platform {platform} ({name})")]
     NoPlatform {
@@ -156,14 +149,15 @@ pub enum ExportError {
     /// The input changed between the two reads.
     #[error("the input changed while it was read: {0}")]
     InputChanged(String),
-    /// The written archive does not validate (a bug, or an input problem the selection keeps).
-    #[error("the exported archive does not validate:\n{0}")]
-    Invalid(String),
+    /// The written archive does not validate (a bug, or an input problem the selection
+    /// keeps): its error findings.
+    #[error("the exported archive does not validate:{}", findings_text(.0))]
+    Invalid(Vec<crate::Finding>),
     /// Reading the input failed.
     #[error(transparent)]
     Read(#[from] crate::Error),
     /// Writing failed.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         /// What was being done.
         context: String,
@@ -171,6 +165,10 @@ pub enum ExportError {
         #[source]
         source: std::io::Error,
     },
+}
+
+fn findings_text(findings: &[crate::Finding]) -> String {
+    findings.iter().map(|f| format!("\n  {f}")).collect()
 }
 
 pub(crate) fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ExportError {
@@ -191,10 +189,5 @@ pub fn export(
     }
     let report = crate::Reader::new().open(input)?;
     let plan = plan(&report.archive, names, opts)?;
-    write(input, &report.archive, &plan, output).map_err(|e| match e {
-        ExportError::Invalid(why) if !report.is_valid() => ExportError::Invalid(format!(
-            "{why}\n(the input itself does not validate: run `imgtar validate` on it)"
-        )),
-        other => other,
-    })
+    write(input, &report.archive, &plan, output)
 }

@@ -46,6 +46,7 @@ fn link_target(from: &str, target: &str) -> String {
 
 /// One image an export writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Selected {
     /// Index in [`Archive::images`].
     pub image: usize,
@@ -71,6 +72,7 @@ pub(crate) enum Out {
 
 /// What an export writes.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Plan {
     /// The images, in the input's order.
     pub images: Vec<Selected>,
@@ -182,12 +184,13 @@ fn by_id(
         .map(|(n, _)| n)
         .collect();
     match hits.as_slice() {
-        [] => Err(ExportError::NoSuchImage(name.to_string())),
+        [] => Err(crate::SelectError::NotFound(name.to_string()).into()),
         [one] => Ok(vec![(*one, None)]),
-        many => Err(ExportError::Ambiguous {
+        many => Err(crate::SelectError::Ambiguous {
             query: name.to_string(),
             count: many.len(),
-        }),
+        }
+        .into()),
     }
 }
 
@@ -250,7 +253,7 @@ fn resolve(archive: &Archive, name: &str) -> Result<Vec<(usize, Option<String>)>
         }
     }
     if hits.is_empty() {
-        return Err(ExportError::NoSuchImage(name.to_string()));
+        return Err(crate::SelectError::NotFound(name.to_string()).into());
     }
     Ok(hits)
 }

@@ -18,6 +18,7 @@ use crate::{Limits, Severity};
 
 /// What an export wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Written {
     /// The output file.
     pub path: PathBuf,
@@ -280,12 +281,12 @@ pub fn write(
     })?;
     drop(file);
     let report = crate::Reader::new().open(out.path())?;
-    let errors: Vec<String> = report
+    let errors: Vec<crate::Finding> = report
         .findings_at_least(Severity::Error)
-        .map(ToString::to_string)
+        .cloned()
         .collect();
     if !errors.is_empty() {
-        return Err(ExportError::Invalid(errors.join("\n")));
+        return Err(ExportError::Invalid(errors));
     }
     out.commit()
         .map_err(io_err(format!("writing {}", output.display())))?;

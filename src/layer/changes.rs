@@ -7,6 +7,7 @@ use crate::path::EntryPath;
 /// What a layer did to one path, judged against the filesystem of the layers below it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum ChangeKind {
     /// The path is not present below and the layer creates it (`docker diff` `A`, Engine API
     /// kind 1).
@@ -42,6 +43,7 @@ impl ChangeKind {
 
 /// One changed path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Change {
     /// The path.
     pub path: EntryPath,
@@ -54,6 +56,7 @@ pub struct Change {
 
 /// Everything one layer changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ChangeSet {
     /// Index of the layer in the image, bottom first.
     pub layer: usize,
@@ -75,6 +78,7 @@ impl ChangeSet {
 
 /// A note about applying a layer entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Issue {
     /// What kind of note.
     pub kind: IssueKind,

@@ -33,6 +33,7 @@ use crate::whiteout::PLNK_DIR;
 /// Whose whiteout rules to apply.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Semantics {
     /// The OCI image spec (`layer.md`): whiteouts and opaque markers apply to lower layers
     /// only, before the layer's own entries, whatever their order in the tar.
@@ -74,6 +75,7 @@ impl FlattenOptions {
 
 /// Where a regular file's bytes are: an entry of one layer of the image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[non_exhaustive]
 pub struct ContentRef {
     /// Index of the layer in the image.
     pub layer: usize,
@@ -83,6 +85,7 @@ pub struct ContentRef {
 
 /// One path of a (partly) applied filesystem.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Node {
     /// The metadata. For a path made by a hardlink this is the linked file's metadata (type
     /// [`EntryKind::File`] for a file), as extraction gives it; `meta.offset` is the offset of
@@ -99,6 +102,14 @@ pub struct Node {
     pub inode: Option<u64>,
     /// A directory nobody wrote: created because an entry below it needed it.
     pub implicit: bool,
+}
+
+impl ContentRef {
+    /// The entry of layer `layer` (bottom is 0) whose header is at `offset` of that layer's
+    /// decompressed stream.
+    pub fn new(layer: usize, offset: u64) -> ContentRef {
+        ContentRef { layer, offset }
+    }
 }
 
 impl Node {

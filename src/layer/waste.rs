@@ -30,6 +30,7 @@ use crate::scan::entry::{EntryKind, LayerRecords, Record};
 
 /// One path dive counts as inefficient.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct WastedFile {
     /// The path.
     pub path: EntryPath,
@@ -41,6 +42,7 @@ pub struct WastedFile {
 
 /// The wasted-space report of an image.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Waste {
     /// dive's efficiency score, 0 to 1.
     pub efficiency: f64,

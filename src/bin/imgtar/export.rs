@@ -26,7 +26,9 @@ pub fn run(args: Args) -> crate::Outcome {
     let opts = ExportOptions::default().platform(args.platform);
     let written = match export::export(&args.path, &args.names, &args.output, &opts) {
         Ok(w) => w,
-        Err(ExportError::NoSuchImage(name)) => return Err(crate::Failure::NoSuchImage(name)),
+        Err(ExportError::Select(imgtar::SelectError::NotFound(name))) => {
+            return Err(crate::Failure::NoSuchImage(name))
+        }
         Err(e) => return Err(e.into()),
     };
     for (id, tags) in &written.images {
