@@ -43,12 +43,12 @@ impl fmt::Display for Severity {
 }
 
 macro_rules! codes {
-    ($( $(#[$doc:meta])* $name:ident = $s:literal, $sev:ident, $rule:expr; )*) => {
+    ($( $(#[doc = $doc:literal])* $name:ident = $s:literal, $sev:ident, $rule:expr; )*) => {
         /// A stable finding code. Its kebab-case string ([`Code::as_str`]) never changes meaning.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         #[non_exhaustive]
         pub enum Code {
-            $( $(#[$doc])* $name, )*
+            $( $(#[doc = $doc])* $name, )*
         }
 
         impl Code {
@@ -73,6 +73,11 @@ macro_rules! codes {
             /// Looks a code up by its string.
             pub fn from_str_opt(s: &str) -> Option<Code> {
                 match s { $( $s => Some(Code::$name), )* _ => None }
+            }
+
+            /// What the code means and where its rule comes from (its documentation).
+            pub fn description(self) -> &'static str {
+                match self { $( Code::$name => concat!($($doc, "\n",)* ""), )* }
             }
         }
     };
@@ -404,5 +409,51 @@ impl fmt::Display for Finding {
             write!(f, " ({} times)", self.count)?;
         }
         write!(f, ": {}", crate::path::escape_controls(&self.message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `docs/rules.md`: every code with its rule, severity and meaning.
+    fn rules_md() -> String {
+        let mut out = String::from(
+            "# Finding codes\n\nEvery finding imgtar reports has one of these stable codes. Rules are numbered by\nfamily: the outer archive (R1–R5), `manifest.json` (R6–R16), the image config\n(R17–R23), legacy layer directories and `repositories` (R24–R29), the OCI layout\n(R30–R34) and layer tars (R35–R40). The severity is the default one (`--strict` makes\nwarnings errors). This file is generated from `imgtar::Code::ALL`\n(`IMGTAR_BLESS=1 cargo test --lib rules_md` rewrites it).\n\n| code | rule | severity | meaning |\n|---|---|---|---|\n",
+        );
+        for c in Code::ALL {
+            let text: Vec<&str> = c.description().lines().map(str::trim).collect();
+            let rule = c.rule().map_or_else(|| "–".to_string(), |r| format!("R{r}"));
+            out.push_str(&format!(
+                "| `{}` | {rule} | {} | {} |\n",
+                c.as_str(),
+                c.severity(),
+                text.join(" ").replace('|', "\\|")
+            ));
+        }
+        out
+    }
+
+    #[test]
+    fn rules_md_lists_every_code() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rules.md");
+        let want = rules_md();
+        if std::env::var_os("IMGTAR_BLESS").is_some() {
+            std::fs::write(&path, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        assert_eq!(have, want, "docs/rules.md is stale: IMGTAR_BLESS=1 cargo test --lib rules_md");
+    }
+
+    #[test]
+    fn codes_are_unique_and_documented() {
+        let mut seen = std::collections::HashSet::new();
+        for c in Code::ALL {
+            assert!(seen.insert(c.as_str()), "{c} twice");
+            assert_eq!(Code::from_str_opt(c.as_str()), Some(*c));
+            assert!(!c.description().trim().is_empty(), "{c} has no description");
+        }
+        assert_eq!(format!("{:<8}|", Severity::Info), "info    |");
+        assert_eq!(format!("{:>12}|", Code::Layout), "      layout|");
     }
 }
