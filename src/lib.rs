@@ -37,7 +37,7 @@
 //! | model | `model` | [`Archive`], [`Image`], [`Layer`]: documents parsed and references resolved once, the OCI index walked once, the one image selector |
 //! | scan | `scan` | the one tar reader, the one entry classifier, the bounded decoders, the walks over a stream, a seekable file and a directory |
 //! | documents | `doc` | the typed JSON documents and their parse errors |
-//! | leaves | `finding`, `error`, `limits`, `digest`, `compress`, `path`, `whiteout`, [`reference`] | codes and findings, errors, limits, digests, decoders, the one path model, whiteout names, docker references |
+//! | leaves | `finding`, `error`, `limits`, `digest`, `compress`, `path`, `whiteout`, [`mod@reference`] | codes and findings, errors, limits, digests, decoders, the one path model, whiteout names, docker references |
 //!
 //! The rules are those of `docker load`, containers/image, go-containerregistry, containerd and
 //! the OCI image spec; every [`Code`] documents the rule it implements.

@@ -16,7 +16,8 @@
 //!
 //! # What a tarball can answer
 //!
-//! The answers are those of the graphdriver image store after `docker load` (FORMAT.md §9):
+//! The answers are those of the graphdriver image store after `docker load` (moby
+//! `daemon/images/image_list.go` and `image_inspect.go`, v28.1):
 //!
 //! - `Id` is `sha256:` + the sha256 of the config bytes. A pre-1.10 archive has no config: its
 //!   images are shown with the v1 ID of their top layer directory, and their `RootFS` lists
