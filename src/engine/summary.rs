@@ -117,6 +117,56 @@ fn lookup<'a>(archive: &'a Archive, name: &str) -> Result<&'a Image, EngineError
     })
 }
 
+/// The `before`/`until` and `since` bounds of the filters: (created before, created after).
+fn time_bounds(
+    archive: &Archive,
+    f: &Filters,
+    now: i64,
+) -> Result<(Option<Timestamp>, Option<Timestamp>), EngineError> {
+    let mut before: Option<Timestamp> = None;
+    for name in f.get("before") {
+        if let Some(t) = facts::created(lookup(archive, name)?) {
+            before = Some(before.map_or(t, |b| b.min(t)));
+        }
+    }
+    for value in f.get("until") {
+        let t = until(value, now)?;
+        before = Some(before.map_or(t, |b| b.min(t)));
+    }
+    let mut since: Option<Timestamp> = None;
+    for name in f.get("since") {
+        if let Some(t) = facts::created(lookup(archive, name)?) {
+            since = Some(since.map_or(t, |s| s.max(t)));
+        }
+    }
+    Ok((before, since))
+}
+
+/// Puts the image's digests and tags that the `reference` patterns (if any) match into the
+/// summary.
+fn add_names(
+    summary: &mut ImageSummary,
+    digests: &[String],
+    tags: &[String],
+    patterns: &[&str],
+) -> Result<(), EngineError> {
+    for (r, is_tag) in digests
+        .iter()
+        .map(|d| (d, false))
+        .chain(tags.iter().map(|t| (t, true)))
+    {
+        if !patterns.is_empty() && !matches_any(patterns, r)? {
+            continue;
+        }
+        if is_tag {
+            summary.repo_tags.push(r.clone());
+        } else {
+            summary.repo_digests.push(r.clone());
+        }
+    }
+    Ok(())
+}
+
 /// The images of `archive` as `GET /images/json` lists them after `docker load`, newest
 /// first, with moby's filter semantics (graphdriver store, `daemon/images/image_list.go`):
 ///
@@ -135,23 +185,8 @@ pub fn list(archive: &Archive, opts: &ListOptions) -> Result<Vec<ImageSummary>, 
     let f = &opts.filters;
     f.validate(&filters::ACCEPTED)?;
     let dangling_only = f.get_bool("dangling", false)?;
-    let mut before: Option<Timestamp> = None;
-    for name in f.get("before") {
-        if let Some(t) = facts::created(lookup(archive, name)?) {
-            before = Some(before.map_or(t, |b| b.min(t)));
-        }
-    }
     let now = opts.now.unwrap_or_else(now_unix);
-    for value in f.get("until") {
-        let t = until(value, now)?;
-        before = Some(before.map_or(t, |b| b.min(t)));
-    }
-    let mut since: Option<Timestamp> = None;
-    for name in f.get("since") {
-        if let Some(t) = facts::created(lookup(archive, name)?) {
-            since = Some(since.map_or(t, |s| s.max(t)));
-        }
-    }
+    let (before, since) = time_bounds(archive, f, now)?;
     let ids: Vec<String> = archive.images.iter().map(facts::image_id).collect();
     let has_children = |id: &str| {
         !id.is_empty()
@@ -200,20 +235,7 @@ pub fn list(archive: &Archive, opts: &ListOptions) -> Result<Vec<ImageSummary>, 
         };
         let digests = inspect::repo_digests(archive, img, top);
         let tags = facts::repo_tags(archive, img);
-        for (r, is_tag) in digests
-            .iter()
-            .map(|d| (d, false))
-            .chain(tags.iter().map(|t| (t, true)))
-        {
-            if !patterns.is_empty() && !matches_any(&patterns, r)? {
-                continue;
-            }
-            if is_tag {
-                summary.repo_tags.push(r.clone());
-            } else {
-                summary.repo_digests.push(r.clone());
-            }
-        }
+        add_names(&mut summary, &digests, &tags, &patterns)?;
         if summary.repo_tags.is_empty() && summary.repo_digests.is_empty() {
             // Hidden: an intermediate image (without `all`), `dangling=false`, or a
             // `reference` filter none of whose patterns named it.
