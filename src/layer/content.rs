@@ -366,25 +366,7 @@ pub fn squash<W: Write + Send>(
         ContentError::Read(e) => output_error(e),
         other => other,
     })?;
-    for (path, node) in fs.iter() {
-        let kind = match &node.meta.kind {
-            EntryKind::Symlink { .. } => tar::EntryType::Symlink,
-            EntryKind::Char { .. } => tar::EntryType::Char,
-            EntryKind::Block { .. } => tar::EntryType::Block,
-            EntryKind::Fifo => tar::EntryType::Fifo,
-            _ => continue,
-        };
-        let mut h = header_for(&node.meta, kind, 0).map_err(werr)?;
-        xattrs(&mut tar, &node.meta).map_err(werr)?;
-        if let EntryKind::Symlink { target } = &node.meta.kind {
-            tar.append_link(&mut h, os_path(path.as_bytes()), os_path(target))
-                .map_err(werr)?;
-        } else {
-            tar.append_data(&mut h, os_path(path.as_bytes()), io::empty())
-                .map_err(werr)?;
-        }
-        sum.entries = sum.entries.saturating_add(1);
-    }
+    write_specials(&mut tar, fs, &mut sum).map_err(werr)?;
     let mut links: Vec<(&EntryPath, &Node, &EntryPath)> = fs
         .iter()
         .filter_map(|(path, node)| {
@@ -393,14 +375,7 @@ pub fn squash<W: Write + Send>(
         })
         .collect();
     links.extend(extra_links);
-    links.sort_by(|a, b| a.0.cmp(b.0));
-    for (path, node, first) in links {
-        let mut h = header_for(&node.meta, tar::EntryType::Link, 0).map_err(werr)?;
-        tar.append_link(&mut h, os_path(path.as_bytes()), os_path(first.as_bytes()))
-            .map_err(werr)?;
-        sum.hardlinks = sum.hardlinks.saturating_add(1);
-        sum.entries = sum.entries.saturating_add(1);
-    }
+    write_links(&mut tar, links, &mut sum).map_err(werr)?;
     tar.into_inner().and_then(|mut w| w.flush()).map_err(werr)?;
     Ok(sum)
 }
@@ -440,6 +415,48 @@ pub fn squash_to(
     }
     out.commit().map_err(ContentError::Write)?;
     Ok(summary)
+}
+
+/// Writes the symlinks, devices and FIFOs of `fs`, in tree order.
+fn write_specials<W: Write>(
+    tar: &mut tar::Builder<W>,
+    fs: &FlatFs,
+    sum: &mut SquashSummary,
+) -> io::Result<()> {
+    for (path, node) in fs.iter() {
+        let kind = match &node.meta.kind {
+            EntryKind::Symlink { .. } => tar::EntryType::Symlink,
+            EntryKind::Char { .. } => tar::EntryType::Char,
+            EntryKind::Block { .. } => tar::EntryType::Block,
+            EntryKind::Fifo => tar::EntryType::Fifo,
+            _ => continue,
+        };
+        let mut h = header_for(&node.meta, kind, 0)?;
+        xattrs(tar, &node.meta)?;
+        if let EntryKind::Symlink { target } = &node.meta.kind {
+            tar.append_link(&mut h, os_path(path.as_bytes()), os_path(target))?;
+        } else {
+            tar.append_data(&mut h, os_path(path.as_bytes()), io::empty())?;
+        }
+        sum.entries = sum.entries.saturating_add(1);
+    }
+    Ok(())
+}
+
+/// Writes hardlinks (path, its node, the path it links to), in tree order.
+fn write_links<W: Write>(
+    tar: &mut tar::Builder<W>,
+    mut links: Vec<(&EntryPath, &Node, &EntryPath)>,
+    sum: &mut SquashSummary,
+) -> io::Result<()> {
+    links.sort_by(|a, b| a.0.cmp(b.0));
+    for (path, node, first) in links {
+        let mut h = header_for(&node.meta, tar::EntryType::Link, 0)?;
+        tar.append_link(&mut h, os_path(path.as_bytes()), os_path(first.as_bytes()))?;
+        sum.hardlinks = sum.hardlinks.saturating_add(1);
+        sum.entries = sum.entries.saturating_add(1);
+    }
+    Ok(())
 }
 
 /// Reads exactly `size` bytes from an entry; remembers a short read so that the tar being
