@@ -423,7 +423,9 @@ mod tests {
         );
         for c in Code::ALL {
             let text: Vec<&str> = c.description().lines().map(str::trim).collect();
-            let rule = c.rule().map_or_else(|| "–".to_string(), |r| format!("R{r}"));
+            let rule = c
+                .rule()
+                .map_or_else(|| "–".to_string(), |r| format!("R{r}"));
             out.push_str(&format!(
                 "| `{}` | {rule} | {} | {} |\n",
                 c.as_str(),
@@ -442,7 +444,10 @@ mod tests {
             std::fs::write(&path, &want).unwrap();
         }
         let have = std::fs::read_to_string(&path).unwrap_or_default();
-        assert_eq!(have, want, "docs/rules.md is stale: IMGTAR_BLESS=1 cargo test --lib rules_md");
+        assert_eq!(
+            have, want,
+            "docs/rules.md is stale: IMGTAR_BLESS=1 cargo test --lib rules_md"
+        );
     }
 
     #[test]

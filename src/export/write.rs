@@ -281,10 +281,7 @@ pub fn write(
     })?;
     drop(file);
     let report = crate::Reader::new().open(out.path())?;
-    let errors: Vec<crate::Finding> = report
-        .findings_at_least(Severity::Error)
-        .cloned()
-        .collect();
+    let errors: Vec<crate::Finding> = report.findings_at_least(Severity::Error).cloned().collect();
     if !errors.is_empty() {
         return Err(ExportError::Invalid(errors));
     }

@@ -510,14 +510,26 @@ pub(crate) fn legacy_dirs(members: &[Member]) -> BTreeSet<String> {
         .collect()
 }
 
-/// Top-level directories that hold a `json` (what makes an archive legacy).
-fn json_dirs(members: &[Member]) -> bool {
-    members.iter().any(|m| {
-        let p = m.path.as_bytes();
-        crate::path::split(p).1 == b"json"
-            && crate::path::split(p).0.iter().all(|&c| c != b'/')
-            && !crate::path::split(p).0.is_empty()
-    })
+/// Whether the archive has legacy layer directories: a top-level directory holding a
+/// `json`, and either `repositories` or a directory holding `json` with `layer.tar` or
+/// `VERSION` (a directory of other files that happens to hold a `json` is no image).
+fn json_dirs(members: &[Member], docs: &Docs) -> bool {
+    let mut files: BTreeMap<&[u8], [bool; 3]> = BTreeMap::new();
+    for m in members {
+        let (dir, base) = crate::path::split(m.path.as_bytes());
+        if dir.is_empty() || dir.contains(&b'/') {
+            continue;
+        }
+        let slot = files.entry(dir).or_default();
+        match base {
+            b"json" => slot[0] = true,
+            b"layer.tar" => slot[1] = true,
+            b"VERSION" => slot[2] = true,
+            _ => {}
+        }
+    }
+    let any_json = files.values().any(|f| f[0]);
+    any_json && (docs.repositories.is_some() || files.values().any(|f| f[0] && (f[1] || f[2])))
 }
 
 /// R5: manifest.json → manifest mode (moby prefers it); else an OCI layout; else legacy.
@@ -529,7 +541,7 @@ fn layout(members: &[Member], docs: &Docs) -> Layout {
         (true, true) => Layout::DockerOci,
         (true, false) => Layout::DockerArchive,
         (false, true) => Layout::Oci,
-        (false, false) if json_dirs(members) => Layout::Legacy,
+        (false, false) if json_dirs(members, docs) => Layout::Legacy,
         _ => Layout::Unknown,
     }
 }

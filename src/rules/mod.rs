@@ -23,6 +23,13 @@ pub(crate) fn check(archive: &Archive, strict: bool) -> Vec<Finding> {
     oci::check(archive, &mut out);
     layers::check(archive, &mut out);
     outer::layout(archive, &mut out);
+    if archive.layout == crate::model::Layout::Unknown {
+        // Not an image: what its members hold is not worth a finding each.
+        out.retain(|f| {
+            f.rule == Some(1) || matches!(f.code, Code::NotAnImage | Code::LimitExceeded)
+        });
+    }
+    locate_in_images(archive, &mut out);
     if strict {
         for f in &mut out {
             if f.severity == Severity::Warning {
@@ -44,6 +51,37 @@ pub(crate) fn check(archive: &Archive, strict: bool) -> Vec<Finding> {
     });
     out.dedup();
     out
+}
+
+/// Tells each finding about a member an image uses which image (and layer) it belongs to:
+/// the first image using it, bottom layer first.
+fn locate_in_images(archive: &Archive, findings: &mut [Finding]) {
+    let mut owner: std::collections::HashMap<(String, Option<u64>), (usize, Option<usize>)> =
+        std::collections::HashMap::new();
+    for (n, img) in archive.images.iter().enumerate() {
+        let mut put = |i: usize, layer: Option<usize>| {
+            if let Some(m) = archive.members.get(i) {
+                owner
+                    .entry((m.path.to_string_lossy().into_owned(), m.offset))
+                    .or_insert((n, layer));
+            }
+        };
+        if let Some(c) = img.config_member {
+            put(c, None);
+        }
+        for (k, l) in img.layers.iter().enumerate() {
+            if let Some(i) = l.index {
+                put(i, Some(k));
+            }
+        }
+    }
+    for f in findings {
+        let Some(path) = &f.path else { continue };
+        if let Some(&(image, layer)) = owner.get(&(path.clone(), f.offset)) {
+            f.image = Some(image);
+            f.layer = layer;
+        }
+    }
 }
 
 /// A finding located at member `i`.

@@ -40,13 +40,17 @@ fn reading(a: &Archive, out: &mut Vec<Finding>) {
         )),
         Some(Head::Short(n)) => out.push(Finding::new(
             Code::NotATar,
-            format!("the input is {n} bytes long, shorter than one tar block (512 bytes): it is not a tar archive, or it was cut short"),
+            format!(
+                "the input is {n} bytes long, shorter than one tar block (512 bytes): it is not a tar archive{}, or it was cut short",
+                o.looks_like.map(|l| format!(" ({l})")).unwrap_or_default()
+            ),
         ).at_offset(0)),
         Some(Head::NotTar) => out.push(Finding::new(
             Code::NotATar,
             format!(
-                "the {}first block is not a tar header (its checksum does not match): this is not a tar archive",
-                if a.compression.is_compressed() { "decompressed stream's " } else { "input's " }
+                "the {}first block is not a tar header (its checksum does not match): this is not a tar archive{}",
+                if a.compression.is_compressed() { "decompressed stream's " } else { "input's " },
+                o.looks_like.map(|l| format!("; it looks like {l}")).unwrap_or_default()
             ),
         ).at_offset(0)),
         Some(Head::DoubleCompressed(inner)) => out.push(Finding::new(
@@ -426,7 +430,7 @@ fn not_an_image(a: &Archive) -> String {
         sample.push("…".into());
     }
     format!(
-        "no image layout: no manifest.json, no index.json and no legacy layer directories; the archive holds {} member(s) ({files} file(s), {dirs} director(y/ies)){}",
+        "no image layout: no manifest.json, no index.json and no legacy layer directories; the archive holds {} members ({files} files, {dirs} directories){}",
         a.members.len(),
         if sample.is_empty() { String::new() } else { format!(": {}", sample.join(", ")) }
     )

@@ -178,6 +178,8 @@ pub(crate) struct OuterObs {
     pub tar_len: u64,
     /// How the first bytes look.
     pub head: Option<Head>,
+    /// For input that is not a tar: what its first bytes look like instead.
+    pub looks_like: Option<&'static str>,
     /// How the tar ended.
     pub end: tar::End,
     /// Why reading stopped early, if it did.

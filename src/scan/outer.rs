@@ -72,6 +72,32 @@ pub(crate) fn classify_head(tar_head: &[u8]) -> Head {
     Head::NotTar
 }
 
+/// What bytes that are not a tar look like, from their first bytes.
+pub(crate) fn looks_like(head: &[u8]) -> Option<&'static str> {
+    let trimmed: &[u8] = {
+        let start = head
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .unwrap_or(head.len());
+        head.get(start..).unwrap_or_default()
+    };
+    Some(match head {
+        [b'P', b'K', 3, 4, ..] => "a zip archive",
+        [0x7f, b'E', b'L', b'F', ..] => "an ELF executable",
+        [0x89, b'P', b'N', b'G', ..] => "a PNG image",
+        [b'%', b'P', b'D', b'F', ..] => "a PDF document",
+        [b'!', b'<', b'a', b'r', b'c', b'h', b'>', ..] => "an ar archive (a .deb package?)",
+        [0xed, 0xab, 0xee, 0xdb, ..] => "an RPM package",
+        [b'S', b'Q', b'L', b'i', b't', b'e', ..] => "an SQLite database",
+        [b'Q', b'F', b'I', 0xfb, ..] => "a qcow2 disk image",
+        _ if matches!(trimmed.first(), Some(b'{') | Some(b'[')) => {
+            "a JSON document (give the whole archive, not one of its documents)"
+        }
+        _ if !head.is_empty() && std::str::from_utf8(head).is_ok() => "text",
+        _ => return None,
+    })
+}
+
 /// Records members from headers, with the limits on their number and names.
 pub(crate) struct Recorder<'l> {
     pub limits: &'l Limits,
@@ -313,6 +339,7 @@ pub(crate) fn walk_stream(
     let head = classify_head(&tar_head);
     rec.obs.head = Some(head);
     if head != Head::Tar {
+        rec.obs.looks_like = looks_like(&tar_head);
         // Count the rest, so the report can say how much input there was.
         let _ = io::copy(&mut decoded, &mut io::sink());
         rec.obs.input_len = raw_count.load(Ordering::Relaxed);
