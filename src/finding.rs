@@ -179,10 +179,13 @@ codes! {
     InvalidDigest = "invalid-digest", Warning, Some(22);
     /// R23: the config is over 4 MiB (containers/image refuses it).
     ConfigTooLarge = "config-too-large", Error, Some(23);
-    /// R24: a legacy `VERSION` file that is not `1.0` (no loader reads it).
-    VersionMismatch = "version-mismatch", Warning, Some(24);
-    /// R24: a legacy layer directory without `VERSION`.
-    VersionMissing = "version-missing", Warning, Some(24);
+    /// R24: a legacy layer directory's `VERSION` is not exactly `1.0`, as the Docker image
+    /// specification v1.2 requires (no loader reads it: `docker load` ignores it, which the
+    /// loader verdicts say).
+    VersionMismatch = "version-mismatch", Error, Some(24);
+    /// R24: a legacy layer directory without `VERSION` (the Docker image specification v1.2
+    /// requires it; no loader reads it).
+    VersionMissing = "version-missing", Error, Some(24);
     /// R25: a legacy layer directory without `json`.
     LegacyJsonMissing = "legacy-json-missing", Error, Some(25);
     /// R25: a legacy `json` that is not a JSON object.
@@ -205,8 +208,10 @@ codes! {
     /// R28: a `repositories` value that names no layer directory (or, in Docker 25+ archives,
     /// no layer DiffID).
     RepositoriesUnknownTarget = "repositories-unknown-target", Warning, Some(28);
-    /// R29: a 1.10–24 layer directory without the expected VERSION/json/layer.tar.
-    LegacyDirIncomplete = "legacy-dir-incomplete", Info, Some(29);
+    /// R29: a 1.10–24 layer directory without its `VERSION`, `json` or `layer.tar` (every
+    /// layer directory must hold all three; loaders that read `manifest.json` do not need
+    /// them).
+    LegacyDirIncomplete = "legacy-dir-incomplete", Error, Some(29);
     /// R29: a layer directory's `json.parent` is not the previous layer's directory.
     LegacyParentChain = "legacy-parent-chain", Info, Some(29);
     /// R30: `oci-layout` is not a JSON object with `imageLayoutVersion`.

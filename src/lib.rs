@@ -76,6 +76,7 @@ pub use limits::Limits;
 pub use model::select::SelectError;
 pub use model::{Archive, Image, ImageSource, Layer, Layout, Producer};
 pub use read::{Input, Progress, Reader, Report};
+pub use rules::loaders::{Loader, Outcome, Verdict};
 pub use scan::member::{Member, MemberKind, Presence};
 
 /// Reads and validates an archive from a file path, `-` (standard input) or a directory, with

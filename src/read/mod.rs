@@ -28,6 +28,8 @@ pub struct Report {
     pub archive: Archive,
     /// Every finding, sorted by offset.
     pub findings: Vec<Finding>,
+    /// What each loader (and version) would do with the archive.
+    pub loaders: Vec<crate::rules::loaders::Verdict>,
 }
 
 impl Report {
@@ -240,11 +242,13 @@ impl Reader {
         let archive = crate::model::build::build(walk, &self.limits);
         let findings = crate::rules::check(&archive, self.strict);
         let valid = !findings.iter().any(|f| f.severity == Severity::Error);
+        let loaders = crate::rules::loaders::verdicts(&archive, &findings);
         Report {
             valid,
             verified,
             archive,
             findings,
+            loaders,
         }
     }
 

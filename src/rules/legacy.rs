@@ -75,7 +75,7 @@ fn dirs(a: &Archive, out: &mut Vec<Finding>) {
             None => out.push(locate(
                 Finding::new(
                     Code::VersionMissing,
-                    format!("layer directory {dir:?} has no VERSION (writers put \"1.0\"; no loader reads it)"),
+                    format!("layer directory {dir:?} has no VERSION: the image specification requires \"1.0\" (no loader reads it)"),
                 ),
                 "VERSION",
             )),
@@ -89,7 +89,7 @@ fn dirs(a: &Archive, out: &mut Vec<Finding>) {
                     out.push(locate(
                         Finding::new(
                             Code::VersionMismatch,
-                            format!("{dir}/VERSION is {shown}, not \"1.0\" (docker load never reads it)"),
+                            format!("{dir}/VERSION is {shown}, not \"1.0\" as the image specification requires (docker load never reads it)"),
                         ),
                         "VERSION",
                     ));

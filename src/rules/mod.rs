@@ -5,7 +5,8 @@
 mod config;
 mod layers;
 mod legacy;
-mod manifest;
+pub(crate) mod loaders;
+pub(crate) mod manifest;
 mod oci;
 mod outer;
 

@@ -1,7 +1,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use imgtar::{Reader, Report, Severity};
+use imgtar::{Loader, Outcome, Reader, Report, Severity, Verdict};
 
 use crate::args::{self, Output, Source};
 use crate::render;
@@ -15,11 +15,53 @@ pub struct Args {
     /// Treat warnings as errors.
     #[arg(long)]
     strict: bool,
+    /// Make the exit status follow what this loader would do instead of the specification:
+    /// 1 when it refuses the archive or loads only part of it. `NAME` is `docker`,
+    /// `docker-containerd`, `containerd`, `podman` or `crane` (every version imgtar knows of
+    /// it), or `NAME@VERSION` for one (`docker@20.10`, `containerd@1.6`). Repeatable.
+    #[arg(long = "loader", value_name = "NAME[@VERSION]")]
+    loaders: Vec<String>,
+}
+
+/// The verdicts a `--loader` value names.
+fn named<'r>(report: &'r Report, spec: &str) -> Result<Vec<&'r Verdict>, crate::Failure> {
+    let (name, version) = match spec.split_once('@') {
+        Some((n, v)) => (n, Some(v)),
+        None => (spec, None),
+    };
+    let loader = Loader::from_name(name).ok_or_else(|| {
+        crate::Failure::msg(format!(
+            "unknown loader {name:?}: one of {}",
+            Loader::ALL.map(Loader::as_str).join(", ")
+        ))
+    })?;
+    let found: Vec<&Verdict> = report
+        .loaders
+        .iter()
+        .filter(|v| v.loader == loader && version.is_none_or(|want| v.version == want))
+        .collect();
+    if found.is_empty() {
+        let known: Vec<&str> = report
+            .loaders
+            .iter()
+            .filter(|v| v.loader == loader)
+            .map(|v| v.version)
+            .collect();
+        return Err(crate::Failure::msg(format!(
+            "no verdict for {spec}: the versions of {name} are {}",
+            known.join(", ")
+        )));
+    }
+    Ok(found)
 }
 
 pub fn run(args: Args) -> crate::Outcome {
     let input = args.source.input()?;
     let report = args::read(&input, Reader::new().strict(args.strict), "validating")?;
+    let mut chosen: Vec<&Verdict> = Vec::new();
+    for spec in &args.loaders {
+        chosen.extend(named(&report, spec)?);
+    }
     let mut out = std::io::stdout().lock();
     if args.output.json() {
         render::write_json(&mut out, &report)?;
@@ -27,11 +69,44 @@ pub fn run(args: Args) -> crate::Outcome {
         human(&mut out, &args.source.path.display().to_string(), &report)?;
     }
     out.flush()?;
-    Ok(if report.is_valid() {
+    let ok = if chosen.is_empty() {
+        report.is_valid()
+    } else {
+        chosen.iter().all(|v| v.verdict == Outcome::Loads)
+    };
+    Ok(if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `docker 20.10: loads · podman 4.3: refuses (…)`.
+fn loader_line(verdicts: &[&Verdict]) -> String {
+    verdicts
+        .iter()
+        .map(|v| {
+            let what = match v.verdict {
+                Outcome::Loads if v.images == 0 => "loads, but no image".to_string(),
+                Outcome::Loads => match v.names.as_slice() {
+                    [] => format!("loads {} image(s) without a name", v.images),
+                    [one] => format!("loads as {one}"),
+                    [one, rest @ ..] => format!("loads as {one} and {} more", rest.len()),
+                },
+                o => format!("{} ({})", o.as_str(), shorten(&v.message, 70)),
+            };
+            format!("{} {}: {what}", v.loader, v.version)
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let cut: String = s.chars().take(max.saturating_sub(1)).collect();
+    format!("{cut}…")
 }
 
 fn human(out: &mut impl Write, name: &str, report: &Report) -> std::io::Result<()> {
@@ -82,5 +157,18 @@ fn human(out: &mut impl Write, name: &str, report: &Report) -> std::io::Result<(
         }
         writeln!(out, "  {f}")?;
     }
-    writeln!(out, "{errors} error(s), {warnings} warning(s)")
+    writeln!(out, "{errors} error(s), {warnings} warning(s)")?;
+    let (tested, predicted): (Vec<&Verdict>, Vec<&Verdict>) =
+        report.loaders.iter().partition(|v| v.tested);
+    if !tested.is_empty() {
+        writeln!(out, "loaders: {}", render::clean(&loader_line(&tested)))?;
+    }
+    if !predicted.is_empty() {
+        writeln!(
+            out,
+            "predicted from source: {}",
+            render::clean(&loader_line(&predicted))
+        )?;
+    }
+    Ok(())
 }

@@ -1,0 +1,315 @@
+//! containerd's archive importer: `ctr images import` and Docker's containerd image store.
+//!
+//! containerd v1.6.20 `images/archive/importer.go` (`ImportIndex`, `resolveLayers`),
+//! `images/archive/reference.go` (`refTranslator`), `cmd/ctr/commands/images/import.go`,
+//! `import.go` (`Import`), `images/image.go` (`Manifest`), `rootfs/apply.go`:
+//!
+//! - the tar is read as it comes: `ctr import` 1.6 and 1.7 (without `--local=false`) do not
+//!   decompress it; 2.x decompresses gzip and zstd (v2.0.0
+//!   `core/transfer/archive/importer.go`);
+//! - members are regular files keyed by Go's `path.Clean` of their name (a leading `/` kept,
+//!   so absolute names are not found), symlinks followed, the last copy kept;
+//! - with `oci-layout` (whose version must be `1.0.0`) `index.json` is the index and
+//!   `manifest.json` is ignored; otherwise `manifest.json` is turned into an index, each
+//!   entry's config and layers required; neither: `unrecognized image format`;
+//! - an entry is named by `io.containerd.image.name`, else `org.opencontainers.image.ref.name`
+//!   (kept verbatim when it holds `/`, `:` or `@`, else `import-<date>:<value>`), else by its
+//!   `RepoTags` (normalized, `:latest` added); an unnamed entry makes no image (Docker names
+//!   it `moby-dangling@<digest>`);
+//! - every platform is walked (`--all-platforms`): an absent blob fails the import (Docker
+//!   skips absent platforms), an empty walk is `image might be filtered out`;
+//! - then the host platform is unpacked: no host manifest, a layer count that differs from
+//!   the config's, or a DiffID that differs fail after the images exist (a partial load).
+
+use crate::compress::Compression;
+use crate::doc::oci;
+use crate::finding::Code;
+use crate::model::oci::NodeKind;
+use crate::rules::loaders::facts::{self, Facts, LayerFact, Outer};
+use crate::rules::loaders::Run;
+
+/// How an importer is run.
+pub(crate) struct Importer {
+    /// The outer compressions it undoes.
+    pub decompresses: &'static [Compression],
+    /// Absent blobs of other platforms are skipped.
+    pub skip_missing: bool,
+    /// Unnamed entries get a dangling name (Docker) instead of no image.
+    pub dangling_names: bool,
+    /// A failed unpack fails the load (else it is only reported).
+    pub unpack_fails: bool,
+}
+
+/// `ctr images import --all-platforms` verdicts.
+pub(super) fn import(f: &Facts<'_>) -> Vec<(&'static str, bool, Run)> {
+    let ctr = |decompresses| Importer {
+        decompresses,
+        skip_missing: false,
+        dangling_names: false,
+        unpack_fails: true,
+    };
+    vec![
+        ("1.6", true, importer(f, ctr(&[]))),
+        ("1.7", false, importer(f, ctr(&[]))),
+        (
+            "2",
+            false,
+            importer(f, ctr(&[Compression::Gzip, Compression::Zstd])),
+        ),
+    ]
+}
+
+/// The host platform the tests and most installs run on.
+const HOST_OS: &str = "linux";
+const HOST_ARCH: &str = "amd64";
+
+/// Runs the importer on the archive.
+pub(crate) fn importer(f: &Facts<'_>, o: Importer) -> Run {
+    let mut run = Run::default();
+    let c = f.compression();
+    if c.is_compressed() && !o.decompresses.contains(&c) {
+        return run.fail(None, "archive/tar: invalid tar header");
+    }
+    match f.outer() {
+        Outer::Tar => {}
+        Outer::NotTar if f.a.outer.head == Some(crate::scan::Head::Empty) => {
+            return run.fail(Some(Code::EmptyInput), "unrecognized image format")
+        }
+        Outer::NotTar => return run.fail(Some(Code::NotATar), "archive/tar: invalid tar header"),
+        Outer::Damaged => return run.fail(Some(Code::TruncatedArchive), f.damage()),
+    }
+    if f.member_named("oci-layout") {
+        return oci_layout(f, &o, run);
+    }
+    if !f.member_named("manifest.json") {
+        return run.fail(Some(Code::NotAnImage), "unrecognized image format");
+    }
+    if f.manifest_list() != Some(true) {
+        return run.fail(Some(Code::ManifestInvalid), "unrecognized image format");
+    }
+    for img in f.manifest_images() {
+        if img.config_member.is_none() {
+            return run.fail(
+                Some(Code::ConfigMissing),
+                format!(
+                    "image config {:?} not found",
+                    img.config_path.clone().unwrap_or_default()
+                ),
+            );
+        }
+        for (l, fact) in img.layers.iter().zip(f.layers(img)) {
+            if fact == LayerFact::Missing {
+                return run.fail(
+                    Some(Code::LayerMissing),
+                    format!(
+                        "failed to resolve layers: layer {:?} not found",
+                        l.path.clone().unwrap_or_default()
+                    ),
+                );
+            }
+        }
+    }
+    let mut created = Vec::new();
+    for img in f.manifest_images() {
+        let mut named = false;
+        for tag in &img.repo_tags {
+            match crate::model::identity::normalize_tag(tag) {
+                Some(r) => {
+                    named = true;
+                    run.named(r.to_string());
+                    run.loaded(r.to_string());
+                }
+                None => {
+                    return run.fail(
+                        Some(Code::InvalidRepoTag),
+                        format!("normalize image ref {tag:?}"),
+                    )
+                }
+            }
+        }
+        if !named && o.dangling_names {
+            run.loaded(format!("moby-dangling@{}", img.api_id()));
+            named = true;
+        }
+        if named {
+            created.push(img);
+        }
+    }
+    for img in created {
+        if let Some(stop) = unpack(f, img) {
+            if o.unpack_fails {
+                return run.fail(stop.0, stop.1);
+            }
+        }
+    }
+    run
+}
+
+/// The failure of unpacking one image's layers for the host, if it fails.
+fn unpack(f: &Facts<'_>, img: &crate::Image) -> Option<(Option<Code>, String)> {
+    if facts::layer_counts(img).is_some() {
+        return Some((
+            Some(Code::LayerCountMismatch),
+            "mismatched image rootfs and manifest layers".into(),
+        ));
+    }
+    for (l, fact) in img.layers.iter().zip(f.layers(img)) {
+        match fact {
+            LayerFact::Missing => {
+                return Some((Some(Code::LayerMissing), "content not found".into()))
+            }
+            LayerFact::Present {
+                tar_ok,
+                diff_mismatch,
+                empty,
+                ..
+            } => {
+                if !tar_ok && !empty {
+                    return Some((
+                        Some(Code::LayerCorrupt),
+                        facts::layer_words(f.a.layer_scan(l).map(|s| &s.status)).into(),
+                    ));
+                }
+                if diff_mismatch {
+                    return Some((
+                        Some(Code::DiffIdMismatch),
+                        format!(
+                            "wrong diff id calculated on extraction {:?}",
+                            l.diff_id
+                                .as_ref()
+                                .map(ToString::to_string)
+                                .unwrap_or_default()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The import of an OCI layout through `index.json`.
+fn oci_layout(f: &Facts<'_>, o: &Importer, mut run: Run) -> Run {
+    match f.a.docs.oci_layout.as_ref().and_then(|d| d.parsed.as_ref()) {
+        Some(Ok(l)) if l.image_layout_version == "1.0.0" => {}
+        Some(Ok(l)) => {
+            return run.fail(
+                Some(Code::OciLayoutVersion),
+                format!("unsupported OCI version {}", l.image_layout_version),
+            )
+        }
+        _ => return run.fail(Some(Code::OciLayoutInvalid), "invalid oci-layout"),
+    }
+    if !f.member_named("index.json") {
+        return run.fail(
+            Some(Code::OciIndexMissing),
+            "missing index.json in OCI layout 1.0.0",
+        );
+    }
+    let Some(tree) = f.a.oci.as_ref() else {
+        return run.fail(Some(Code::OciIndexInvalid), "invalid index.json");
+    };
+    if tree.tops.is_empty() {
+        return run.fail(Some(Code::OciIndexInvalid), "image might be filtered out");
+    }
+    // Every blob below every entry must be there (unless absent platforms are skipped).
+    for (t, _) in tree.tops.iter().enumerate() {
+        for (desc, node) in tree.manifests_under(t) {
+            let present = node
+                .and_then(|n| tree.nodes.get(n))
+                .is_some_and(|n| n.member.is_some());
+            if !present && !o.skip_missing {
+                return run.fail(
+                    Some(Code::BlobMissing),
+                    format!("content digest {}: not found", desc.digest),
+                );
+            }
+            let Some(m) = node.and_then(|n| tree.manifest(n)) else {
+                continue;
+            };
+            for d in std::iter::once(&m.config).chain(m.layers.iter()) {
+                let there = d
+                    .digest
+                    .parse::<crate::Digest>()
+                    .ok()
+                    .map(|d| format!("blobs/{}/{}", d.algorithm().as_str(), d.hex()))
+                    .is_some_and(|p| f.a.index.file(p.as_bytes()).is_some());
+                let foreign = oci::is_foreign_media_type(&d.media_type);
+                if !there && !o.skip_missing && !foreign {
+                    return run.fail(
+                        Some(Code::BlobMissing),
+                        format!("content digest {}: not found", d.digest),
+                    );
+                }
+            }
+        }
+    }
+    let mut created = Vec::new();
+    for (t, top) in tree.tops.iter().enumerate() {
+        let name = top
+            .desc
+            .annotation(oci::ANN_IMAGE_NAME)
+            .map(str::to_string)
+            .or_else(|| {
+                top.desc.annotation(oci::ANN_REF_NAME).map(|r| {
+                    if r.contains(['/', ':', '@']) {
+                        r.to_string()
+                    } else {
+                        format!("import-<date>:{r}")
+                    }
+                })
+            });
+        match name {
+            Some(n) => {
+                run.named(n.clone());
+                run.loaded(n);
+                created.push(t);
+            }
+            None if o.dangling_names => {
+                run.loaded(format!("moby-dangling@{}", top.desc.digest));
+                created.push(t);
+            }
+            None => {}
+        }
+    }
+    for t in created {
+        if let Some(stop) = unpack_top(f, t) {
+            if o.unpack_fails {
+                return run.fail(stop.0, stop.1);
+            }
+        }
+    }
+    run
+}
+
+/// The failure of unpacking the host platform of a top entry, if it fails.
+fn unpack_top(f: &Facts<'_>, t: usize) -> Option<(Option<Code>, String)> {
+    let tree = f.a.oci.as_ref()?;
+    let top = tree.tops.get(t)?;
+    let candidates = tree.manifests_under(t);
+    let host = candidates.iter().find(|(desc, node)| {
+        let plat = desc
+            .platform
+            .as_ref()
+            .map(|p| (p.os.as_str(), p.architecture.as_str()));
+        let single = candidates.len() == 1 && desc.digest == top.desc.digest;
+        let manifest = node
+            .and_then(|n| tree.nodes.get(n))
+            .is_some_and(|n| matches!(n.kind, NodeKind::Manifest(_)));
+        manifest && (single || plat == Some((HOST_OS, HOST_ARCH)) || plat.is_none())
+    });
+    let Some((_, Some(node))) = host else {
+        return Some((
+            None,
+            format!(
+                "no match for platform in manifest {}: not found",
+                top.desc.digest
+            ),
+        ));
+    };
+    let img = f.a.images.iter().find(|i| i.oci_node == Some(*node));
+    match img {
+        Some(img) => unpack(f, img),
+        None => None,
+    }
+}

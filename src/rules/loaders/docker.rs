@@ -1,0 +1,345 @@
+//! `docker load`: the classic (graphdriver) image store, and the containerd image store.
+//!
+//! Classic store, moby v20.10.24 `image/tarexport/load.go` unless said otherwise:
+//! the archive is extracted whole (chrooted, so `..` and absolute names land inside;
+//! `pkg/chrootarchive/archive_unix.go`), `manifest.json` is read through `safePath`, and for
+//! each entry in turn the config, the layer count, each layer (decompressed by magic bytes,
+//! its DiffID checked), then the image is created, then its tags are parsed: a bad tag fails
+//! the load after the image exists (a partial load). Without `manifest.json` the pre-1.10
+//! loader (`legacyLoad`) takes every top-level directory for a layer and needs
+//! `repositories`. Later versions: zstd input from v23.0.0 (`pkg/archive/archive.go`
+//! `DecompressStream`), a `null` manifest refused from v23.0.0 (`validateManifest`), the
+//! pre-1.10 loader removed in docker-v29.0.0 (`daemon/internal/image/tarexport/load.go`).
+//!
+//! containerd store, moby v25.0.0 `daemon/containerd/image_exporter.go` (`LoadImage`): the
+//! input is decompressed (gzip, bzip2, xz, zstd) and imported by containerd's importer with
+//! every platform, absent platforms skipped and unnamed entries given a dangling name; the
+//! host platform is then unpacked (a failure fails the load in 25–28; docker-v29.0.0 only
+//! prints it).
+
+use std::collections::BTreeSet;
+
+use crate::compress::Compression;
+use crate::finding::Code;
+use crate::rules::loaders::containerd::{importer, Importer};
+use crate::rules::loaders::facts::{self, Facts, LayerFact, Outer};
+use crate::rules::loaders::Run;
+
+/// A version of the classic store's loader.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Classic {
+    V20,
+    V23,
+    V29,
+}
+
+/// The classic store's verdicts: (versions, tested here, run).
+pub(super) fn classic(f: &Facts<'_>) -> Vec<(&'static str, bool, Run)> {
+    vec![
+        ("20.10", true, load(f, Classic::V20)),
+        ("23-28", false, load(f, Classic::V23)),
+        ("29", false, load(f, Classic::V29)),
+    ]
+}
+
+/// The containerd store's verdicts.
+pub(super) fn containerd_store(f: &Facts<'_>) -> Vec<(&'static str, bool, Run)> {
+    let options = |unpack_fails: bool| Importer {
+        decompresses: &[
+            Compression::Gzip,
+            Compression::Bzip2,
+            Compression::Xz,
+            Compression::Zstd,
+        ],
+        skip_missing: true,
+        dangling_names: true,
+        unpack_fails,
+    };
+    vec![
+        ("25-28", false, importer(f, options(true))),
+        ("29", false, importer(f, options(false))),
+    ]
+}
+
+fn load(f: &Facts<'_>, v: Classic) -> Run {
+    let run = Run::default();
+    let supported: &[Compression] = if v == Classic::V20 {
+        &[
+            Compression::None,
+            Compression::Gzip,
+            Compression::Bzip2,
+            Compression::Xz,
+        ]
+    } else {
+        &[
+            Compression::None,
+            Compression::Gzip,
+            Compression::Bzip2,
+            Compression::Xz,
+            Compression::Zstd,
+        ]
+    };
+    if !supported.contains(&f.compression()) {
+        return run.fail(
+            None,
+            "Error processing tar file(exit status 1): archive/tar: invalid tar header",
+        );
+    }
+    match f.outer() {
+        Outer::Tar => {}
+        Outer::NotTar if f.a.outer.head == Some(crate::scan::Head::Empty) => {}
+        Outer::NotTar => {
+            return run.fail(
+                Some(Code::NotATar),
+                "Error processing tar file(exit status 1): archive/tar: invalid tar header",
+            )
+        }
+        Outer::Damaged => {
+            return run.fail(
+                Some(Code::TruncatedArchive),
+                format!("Error processing tar file(exit status 1): {}", f.damage()),
+            )
+        }
+    }
+    // The chrooted extraction itself fails on a member type it cannot create.
+    if f.has_code(Code::UnknownMemberType) {
+        return run.fail(Some(Code::UnknownMemberType), "unhandled tar header type");
+    }
+    if !f.has("manifest.json") {
+        if v == Classic::V29 {
+            return run.fail(None, "invalid archive: does not contain a manifest.json");
+        }
+        return legacy(f, v, run);
+    }
+    match f.manifest_list() {
+        Some(true) => {}
+        Some(false) if v == Classic::V20 => return run,
+        Some(false) => {
+            return run.fail(
+                Some(Code::ManifestInvalid),
+                "invalid manifest, manifest cannot be null (but can be [])",
+            )
+        }
+        None => {
+            let e = f.manifest_error().unwrap_or_default();
+            return run.fail(
+                Some(Code::ManifestInvalid),
+                if v == Classic::V29 {
+                    format!("invalid archive: failed to decode manifest.json: {e}")
+                } else {
+                    e
+                },
+            );
+        }
+    }
+    manifest(f, v, run)
+}
+
+/// The manifest.json loader.
+fn manifest(f: &Facts<'_>, v: Classic, mut run: Run) -> Run {
+    for img in f.manifest_images() {
+        let config = img.config_path.clone().unwrap_or_default();
+        if img.config_member.is_none() {
+            return run.fail(
+                Some(Code::ConfigMissing),
+                format!("open {config}: no such file or directory"),
+            );
+        }
+        if let Err(e) = facts::config_ok(img) {
+            return run.fail(Some(Code::ConfigNoRootfs), e);
+        }
+        if img
+            .config
+            .as_ref()
+            .is_some_and(|c| c.platform.os == "windows")
+        {
+            return run.fail(None, "cannot load windows image on linux");
+        }
+        if let Some((expected, got)) = facts::layer_counts(img) {
+            return run.fail(
+                Some(Code::LayerCountMismatch),
+                format!("invalid manifest, layers length mismatch: expected {expected}, got {got}"),
+            );
+        }
+        if let Some(stop) = apply_layers(f, img, v) {
+            return run.fail(stop.0, stop.1);
+        }
+        run.loaded(img.api_id());
+        for tag in &img.repo_tags {
+            match facts::tag_kind(tag) {
+                Ok(true) => {
+                    if let Some(r) = crate::model::identity::normalize_tag(tag) {
+                        run.named(r.familiar_string());
+                    }
+                }
+                Ok(false) => {
+                    return run.fail(Some(Code::RepoTagUntagged), format!("invalid tag {tag:?}"))
+                }
+                Err(e) => return run.fail(Some(Code::InvalidRepoTag), e),
+            }
+        }
+    }
+    if f.has_code(Code::InvalidParent) {
+        return run.fail(Some(Code::InvalidParent), "image is not a valid parent");
+    }
+    run
+}
+
+/// Applies an image's layers; the failure, if one stops it.
+fn apply_layers(f: &Facts<'_>, img: &crate::Image, v: Classic) -> Option<(Option<Code>, String)> {
+    for (k, layer) in f.layers(img).into_iter().enumerate() {
+        let path = img
+            .layers
+            .get(k)
+            .and_then(|l| l.path.clone())
+            .unwrap_or_default();
+        match layer {
+            LayerFact::Missing => {
+                return Some((
+                    Some(Code::LayerMissing),
+                    format!("open {path}: no such file or directory"),
+                ))
+            }
+            LayerFact::Present {
+                compression,
+                tar_ok,
+                odd_types,
+                diff_mismatch,
+                empty,
+            } => {
+                let status = img
+                    .layers
+                    .get(k)
+                    .and_then(|l| f.a.layer_scan(l))
+                    .map(|s| &s.status);
+                if compression == Compression::Zstd && v == Classic::V20 {
+                    return Some((
+                        None,
+                        "ApplyLayer exit status 1 stdout:  stderr: archive/tar: invalid tar header"
+                            .into(),
+                    ));
+                }
+                if !tar_ok && !empty {
+                    return Some((
+                        Some(Code::LayerCorrupt),
+                        format!(
+                            "ApplyLayer exit status 1 stdout:  stderr: {}",
+                            facts::layer_words(status)
+                        ),
+                    ));
+                }
+                if odd_types {
+                    return Some((
+                        Some(Code::LayerUnknownType),
+                        "ApplyLayer exit status 1 stdout:  stderr: unhandled tar header type"
+                            .into(),
+                    ));
+                }
+                if diff_mismatch {
+                    return Some((
+                        Some(Code::DiffIdMismatch),
+                        format!("invalid diffID for layer {k}"),
+                    ));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The pre-1.10 loader (moby v20.10.24 `image/tarexport/load.go` `legacyLoad`,
+/// `legacyLoadImage`): every top-level directory, in name order, is a layer that must hold
+/// `json` (its parents loaded first) and `layer.tar`; then `repositories` names the tags.
+fn legacy(f: &Facts<'_>, v: Classic, mut run: Run) -> Run {
+    let mut dirs: BTreeSet<Vec<u8>> = BTreeSet::new();
+    for m in &f.a.members {
+        let p = m.path.as_bytes();
+        match p.iter().position(|&b| b == b'/') {
+            Some(i) => {
+                dirs.insert(p.get(..i).unwrap_or_default().to_vec());
+            }
+            None if m.kind == crate::scan::MemberKind::Dir => {
+                dirs.insert(p.to_vec());
+            }
+            None => {}
+        }
+    }
+    for dir in &dirs {
+        let d = String::from_utf8_lossy(dir);
+        let json = format!("{d}/json");
+        let Some(ji) = f.a.index.file(json.as_bytes()) else {
+            return run.fail(
+                Some(Code::LegacyJsonMissing),
+                format!("open {json}: no such file or directory"),
+            );
+        };
+        let parsed =
+            f.a.members
+                .get(ji)
+                .and_then(|m| m.data())
+                .map(crate::doc::legacy::parse);
+        match parsed {
+            Some(Ok(j)) => {
+                if !j.id.as_deref().is_some_and(is_hex64) {
+                    return run.fail(Some(Code::LegacyIdInvalid), "invalid image ID");
+                }
+            }
+            _ => {
+                return run.fail(
+                    Some(Code::LegacyJsonInvalid),
+                    format!("{json}: invalid JSON"),
+                )
+            }
+        }
+        let layer = format!("{d}/layer.tar");
+        let Some(li) = f.a.index.file(layer.as_bytes()) else {
+            return run.fail(
+                Some(Code::LegacyLayerMissing),
+                format!("open {layer}: no such file or directory"),
+            );
+        };
+        if let Some(m) = f.a.members.get(li) {
+            if let Some(s) = &m.layer {
+                if s.compression == Compression::Zstd && v == Classic::V20
+                    || !s.status.is_complete()
+                {
+                    return run.fail(
+                        Some(Code::LayerCorrupt),
+                        "ApplyLayer exit status 1 stdout:  stderr: archive/tar: invalid tar header",
+                    );
+                }
+            }
+        }
+        run.loaded(d.into_owned());
+    }
+    let Some(repos) = f.a.repositories.as_ref() else {
+        return run.fail(
+            Some(Code::RepositoriesMissing),
+            "open repositories: no such file or directory",
+        );
+    };
+    for (name, tags) in repos {
+        for (tag, id) in tags {
+            if !dirs.contains(id.as_bytes()) {
+                return run.fail(
+                    Some(Code::RepositoriesUnknownTarget),
+                    format!("invalid target ID: {id}"),
+                );
+            }
+            match crate::model::identity::normalize_tag(&format!("{name}:{tag}")) {
+                Some(r) => run.named(r.familiar_string()),
+                None => {
+                    return run.fail(
+                        Some(Code::RepositoriesInvalid),
+                        format!("invalid reference format: {name}:{tag}"),
+                    )
+                }
+            }
+        }
+    }
+    run
+}
+
+fn is_hex64(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
