@@ -55,8 +55,23 @@ pub fn run(args: Args) -> crate::Outcome {
     })?;
     args::tell(&files.report, true);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    render::quiet(print(&mut out, &files, scope, args.output.json()))?;
+    Ok(if files.report.is_valid() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Writes the lines (or JSON lines) of the files.
+fn print(
+    out: &mut impl Write,
+    files: &layer::Files<Option<Digest>>,
+    scope: Scope,
+    json: bool,
+) -> std::io::Result<()> {
     for f in &files.files {
-        if args.output.json() {
+        if json {
             let mut v = serde_json::json!({
                 "layer": f.layer,
                 "path": f.path,
@@ -70,7 +85,7 @@ pub fn run(args: Args) -> crate::Outcome {
                     o.insert("hidden_by".into(), serde_json::json!(f.hidden_by));
                 }
             }
-            render::write_json_line(&mut out, &v)?;
+            render::write_json_line(out, &v)?;
             continue;
         }
         write!(
@@ -83,22 +98,17 @@ pub fn run(args: Args) -> crate::Outcome {
         if let Some(d) = &f.value {
             write!(out, "{} ", d.hex())?;
         }
-        render::write_path(&mut out, &f.path)?;
+        render::write_path(out, &f.path)?;
         if let Some(l) = &f.link {
             out.write_all(b" link to ")?;
-            render::write_path(&mut out, l)?;
+            render::write_path(out, l)?;
         }
         if let Some(h) = f.hidden_by {
             write!(out, " (hidden by layer {h})")?;
         }
         writeln!(out)?;
     }
-    out.flush()?;
-    Ok(if files.report.is_valid() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    out.flush()
 }
 
 /// The sha256 of everything `r` yields.

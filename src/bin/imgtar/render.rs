@@ -461,3 +461,12 @@ mod render_tests {
         assert_eq!(clean("plain"), "plain");
     }
 }
+
+/// A write that fails only because the reader of our output went away (`| head`) is no
+/// failure: the command ends quietly, with the status it has earned.
+pub fn quiet(r: std::io::Result<()>) -> std::io::Result<()> {
+    match r {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}

@@ -63,12 +63,12 @@ pub fn run(args: Args) -> crate::Outcome {
         chosen.extend(named(&report, spec)?);
     }
     let mut out = std::io::stdout().lock();
-    if args.output.json() {
-        render::write_json(&mut out, &report)?;
+    let written = if args.output.json() {
+        render::write_json(&mut out, &report)
     } else {
-        human(&mut out, &args.source.path.display().to_string(), &report)?;
-    }
-    out.flush()?;
+        human(&mut out, &args.source.path.display().to_string(), &report)
+    };
+    render::quiet(written.and_then(|()| out.flush()))?;
     let ok = if chosen.is_empty() {
         report.is_valid()
     } else {
