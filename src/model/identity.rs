@@ -31,7 +31,7 @@ impl Image {
 
     /// The image ID as the API shows it: `sha256:` + the config digest; for a pre-1.10 image
     /// (which has no config) the v1 ID of its top layer directory.
-    pub(crate) fn api_id(&self) -> String {
+    pub fn api_id(&self) -> String {
         match (&self.id, &self.source) {
             (Some(d), _) => d.to_string(),
             (None, ImageSource::Legacy { top }) => top.clone(),

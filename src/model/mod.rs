@@ -317,6 +317,40 @@ pub struct Archive {
 }
 
 impl Archive {
+    /// Whether every part an image needs is in the archive, complete: its config and each
+    /// layer blob (a foreign layer may be absent), every layer tar reading to its end. `Err`
+    /// says what is missing or damaged. Digests are judged by the findings, not here.
+    pub fn image_intact(&self, image: &Image) -> Result<(), String> {
+        use crate::scan::member::Presence;
+        let name = |m: &crate::Member| m.path.to_string_lossy().into_owned();
+        if !matches!(image.source, ImageSource::Legacy { .. }) {
+            match image.config_member.and_then(|i| self.members.get(i)) {
+                None => return Err("its config is not in the archive".into()),
+                Some(m) if m.presence != Presence::Complete => {
+                    return Err(format!("its config {} is cut short", name(m)))
+                }
+                Some(_) => {}
+            }
+        }
+        for (k, l) in image.layers.iter().enumerate() {
+            let Some(m) = l.index.and_then(|i| self.members.get(i)) else {
+                if l.foreign {
+                    continue;
+                }
+                return Err(format!("layer {k} is not in the archive"));
+            };
+            if m.presence != Presence::Complete {
+                return Err(format!("layer {k} ({}) is cut short", name(m)));
+            }
+            if let Some(s) = &m.layer {
+                if !s.status.is_complete() {
+                    return Err(format!("layer {k} ({}) does not read to its end", name(m)));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The member with this cleaned path (the last copy, as `docker load` keeps), no link
     /// followed.
     pub fn member(&self, path: &EntryPath) -> Option<&Member> {

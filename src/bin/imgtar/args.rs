@@ -62,15 +62,36 @@ pub struct Query {
 }
 
 impl Query {
-    /// Reads the archive: metadata only unless `--verify` was given.
-    pub fn read(&self) -> Result<Report, Failure> {
+    /// Reads the archive: metadata only unless `--verify` was given. Returns the report and
+    /// whether every image is intact (an answer that leaves images out is no success).
+    pub fn read(&self) -> Result<(Report, bool), Failure> {
         let reader = Reader::new().verify(self.verify);
         let report = read(&self.source.input()?, reader, "reading")?;
         if tell(&report, self.verify) {
             return Err(Failure::Invalid);
         }
-        Ok(report)
+        let mut all = true;
+        for img in &report.archive.images {
+            if let Err(why) = report.archive.image_intact(img) {
+                all = false;
+                eprintln!(
+                    "imgtar: warning: image {} is left out: {}",
+                    render::clean(&describe(img)),
+                    render::clean(&why)
+                );
+            }
+        }
+        Ok((report, all))
     }
+}
+
+/// An image as messages name it: its first tag, else its short ID.
+pub fn describe(img: &imgtar::Image) -> String {
+    img.repo_tags
+        .first()
+        .cloned()
+        .or_else(|| img.id_hex().map(|h| h.chars().take(12).collect()))
+        .unwrap_or_else(|| "<none>".to_string())
 }
 
 /// Whose whiteout rules to apply.
@@ -161,7 +182,22 @@ pub fn flatten(
         .images
         .get(n)
         .ok_or_else(|| Failure::NoSuchImage(String::new()))?;
-    let flat = imgtar::layer::flatten_image(&report.archive, image, target.rules.options())?;
+    if let Err(why) = report.archive.image_intact(image) {
+        eprintln!(
+            "imgtar: image {} cannot be answered: {}",
+            render::clean(&describe(image)),
+            render::clean(&why)
+        );
+        return Err(Failure::Invalid);
+    }
+    let flat = match imgtar::layer::flatten_image(&report.archive, image, target.rules.options()) {
+        Ok(f) => f,
+        Err(e) => {
+            // The archive is damaged where this image needs it; the warning above says why.
+            eprintln!("imgtar: {}", render::clean(&e.to_string()));
+            return Err(Failure::Invalid);
+        }
+    };
     for issue in flat.issues() {
         eprintln!("imgtar: note: {}", render::clean(&issue.to_string()));
     }

@@ -47,12 +47,19 @@ pub fn run(args: Args) -> crate::Outcome {
         .image(args.image.as_deref())
         .flatten(args.rules.options());
     let hash = args.sha256;
-    let files = layer::files(&Reader::new(), &input, options, |_, r| {
+    let files = match layer::files(&Reader::new(), &input, options, |_, r| {
         if !hash {
             return Ok(None);
         }
         Ok(Some(sha256(r)?))
-    })?;
+    }) {
+        Ok(f) => f,
+        Err(layer::FilesError::Flatten(e)) => {
+            eprintln!("imgtar: {}", render::clean(&e.to_string()));
+            return Err(crate::Failure::Invalid);
+        }
+        Err(e) => return Err(e.into()),
+    };
     args::tell(&files.report, true);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     render::quiet(print(&mut out, &files, scope, args.output.json()))?;

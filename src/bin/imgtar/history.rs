@@ -21,9 +21,12 @@ pub struct Args {
 
 /// Shows the history of an image like `docker history`: a table, or ImageHistory items as JSON.
 pub fn run(args: Args) -> crate::Outcome {
-    let report = args.query.read()?;
+    let (report, _) = args.query.read()?;
     let archive = &report.archive;
     let image = archive.find_image(args.image.as_deref())?;
+    if archive.image_intact(image).is_err() {
+        return Err(crate::Failure::Invalid);
+    }
     let items = engine::history(archive, image)?;
     let mut out = std::io::stdout().lock();
     if args.output.json() {

@@ -24,16 +24,27 @@ pub struct Args {
 /// Prints a JSON array of ImageInspect objects, like `docker image inspect`. Exits 1 when a
 /// named image is not in the archive (after printing the ones that are).
 pub fn run(args: Args) -> crate::Outcome {
-    let report = args.query.read()?;
+    let (report, _) = args.query.read()?;
     let archive = &report.archive;
     let opts = InspectOptions::default().manifests(args.manifests);
     let mut found = Vec::new();
     let mut missing = Vec::new();
     if args.images.is_empty() {
-        found.extend(archive.images.iter());
+        for img in &archive.images {
+            match archive.image_intact(img) {
+                Ok(()) => found.push(img),
+                Err(_) => missing.push(format!(
+                    "image {} is incomplete",
+                    crate::args::describe(img)
+                )),
+            }
+        }
     }
     for name in &args.images {
         match archive.find_image(Some(name)) {
+            Ok(img) if archive.image_intact(img).is_err() => {
+                missing.push(format!("image {name} is incomplete"));
+            }
             Ok(img) => found.push(img),
             Err(imgtar::SelectError::NotFound(_)) => {
                 missing.push(format!("No such image: {name}"));

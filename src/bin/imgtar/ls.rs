@@ -44,7 +44,7 @@ pub fn run(args: Args) -> crate::Outcome {
     if let Some(r) = &args.reference {
         filters.add("reference", r.as_str());
     }
-    let report = args.query.read()?;
+    let (report, all_intact) = args.query.read()?;
     let now = now_unix();
     let opts = ListOptions::default()
         .all(args.all)
@@ -52,7 +52,15 @@ pub fn run(args: Args) -> crate::Outcome {
         .shared_size(args.shared_size)
         .manifests(args.manifests)
         .now(now);
-    let images = engine::list(&report.archive, &opts)?;
+    let left_out: Vec<String> = report
+        .archive
+        .images
+        .iter()
+        .filter(|i| report.archive.image_intact(i).is_err())
+        .map(|i| i.api_id())
+        .collect();
+    let mut images = engine::list(&report.archive, &opts)?;
+    images.retain(|s| !left_out.contains(&s.id));
     let mut out = std::io::stdout().lock();
     if args.output.json() {
         render::write_json(&mut out, &images)?;
@@ -60,7 +68,11 @@ pub fn run(args: Args) -> crate::Outcome {
         out.write_all(render::images_table(&images, args.digests, args.no_trunc, now).as_bytes())?;
     }
     out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    Ok(if all_intact {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// The current Unix time.
