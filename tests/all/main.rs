@@ -1,0 +1,13 @@
+//! imgtar's integration tests, in one crate: the archive builders shared by the modules
+//! (`support`, `engine_support`) and one module per area.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
+mod engine_support;
+mod support;
