@@ -2,12 +2,11 @@
 //! serde, the image list filters behave as the daemon's one by one and combined, history
 //! follows Parent links, and the CLI prints what the library builds.
 
-mod engine_support;
 
 use std::path::Path;
 use std::process::Command;
 
-use engine_support::{build, Img, Kind};
+use crate::engine_support::{build, Img, Kind};
 use imgtar::engine::{
     self, human, EngineError, Filters, HistoryItem, ImageInspect, ImageSummary, ListOptions,
 };

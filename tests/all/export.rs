@@ -3,13 +3,12 @@
 //! validates, has (or lacks) `repositories` as the API says, holds exactly the selected
 //! images' members, and that skopeo reads it.
 
-mod engine_support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use engine_support::{build, Built, Img, Kind, KINDS};
+use crate::engine_support::{build, Built, Img, Kind, KINDS};
 use imgtar::export::{self, ExportError, ExportOptions, PlatformSpec};
 use serde_json::Value;
 

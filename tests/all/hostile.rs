@@ -2,12 +2,11 @@
 //! panic or a hang, and the same result whether the input arrives at once, a few bytes at a
 //! time, or from a file.
 
-mod support;
 
 use std::io::{self, Read};
 
 use imgtar::{Code, Error, Limits, Reader, Report, Severity};
-use support::*;
+use crate::support::*;
 
 /// Returns at most `n` bytes per read.
 struct Chunks<'a>(&'a [u8], usize);

@@ -11,3 +11,4 @@
 
 mod engine_support;
 mod support;
+mod rules;
