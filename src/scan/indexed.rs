@@ -216,7 +216,7 @@ pub(crate) fn walk_file(
 
     if end == Some(tar::End::Marker) {
         let mut rest = Range::new(file, at, file_len);
-        rec.obs.trailing = trailing(&mut rest, at);
+        rec.obs.trailing = trailing(&mut rest, at, &mut rec.obs.stop);
     }
     rec.obs.input_len = file_len;
     Ok(Some(Walk {
