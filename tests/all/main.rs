@@ -12,3 +12,4 @@
 mod engine_support;
 mod support;
 mod rules;
+mod hostile;
