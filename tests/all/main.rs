@@ -13,3 +13,4 @@ mod engine_support;
 mod support;
 mod rules;
 mod hostile;
+mod stream;
