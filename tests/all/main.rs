@@ -14,3 +14,4 @@ mod support;
 mod rules;
 mod hostile;
 mod stream;
+mod corpus;
