@@ -266,13 +266,21 @@ fn present_oci_facts(f: &Value) -> Vec<Value> {
 
 fn check_platform(file: &str, img: &Image, p: &Value) {
     let ours = img.platform.as_ref().expect("platform");
-    assert_eq!(Some(ours.os.as_str()), p["os"].as_str(), "{file}: platform os");
+    assert_eq!(
+        Some(ours.os.as_str()),
+        p["os"].as_str(),
+        "{file}: platform os"
+    );
     assert_eq!(
         Some(ours.architecture.as_str()),
         p["architecture"].as_str(),
         "{file}: platform arch"
     );
-    assert_eq!(ours.variant.as_deref(), p["variant"].as_str(), "{file}: variant");
+    assert_eq!(
+        ours.variant.as_deref(),
+        p["variant"].as_str(),
+        "{file}: variant"
+    );
 }
 
 /// One image per manifest (absent platforms and attestations left out), with the media type,

@@ -2,7 +2,6 @@
 //! serde, the image list filters behave as the daemon's one by one and combined, history
 //! follows Parent links, and the CLI prints what the library builds.
 
-
 use std::path::Path;
 use std::process::Command;
 

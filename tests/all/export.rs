@@ -3,7 +3,6 @@
 //! validates, has (or lacks) `repositories` as the API says, holds exactly the selected
 //! images' members, and that skopeo reads it.
 
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;

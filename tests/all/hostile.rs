@@ -4,8 +4,8 @@
 
 use std::io::{self, Read};
 
-use imgtar::{Code, Limits, Reader, Report, Severity};
 use crate::support::*;
+use imgtar::{Code, Limits, Reader, Report, Severity};
 
 /// Returns at most `n` bytes per read.
 struct Chunks<'a>(&'a [u8], usize);
@@ -297,7 +297,11 @@ fn decompression_bombs_stop_at_the_limits() {
     };
     let r = read_all_ways(&zstd(&tar), Limits::default()).expect("a report");
     let f = limit_finding(&r);
-    assert!(f.message.contains("max_decompression_ratio"), "{}", f.message);
+    assert!(
+        f.message.contains("max_decompression_ratio"),
+        "{}",
+        f.message
+    );
     assert!(!r.is_valid() && !r.is_complete());
     // The same under a byte limit, with gzip (whose ratio cannot pass about 1032:1).
     let mut l = Limits::default();

@@ -9,9 +9,10 @@
     clippy::arithmetic_side_effects
 )]
 
-mod engine_support;
-mod support;
-mod rules;
-mod hostile;
-mod stream;
 mod corpus;
+mod engine_support;
+mod hostile;
+mod layers;
+mod rules;
+mod stream;
+mod support;

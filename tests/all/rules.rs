@@ -7,12 +7,11 @@
 //! warning or error appears except those the case lists in `also` (the unavoidable
 //! consequences of the defect).
 
-
 use std::collections::BTreeSet;
 
+use crate::support::*;
 use imgtar::{Code, Finding, Layout, Limits, Reader, Report, Severity};
 use serde_json::{json, Value};
-use crate::support::*;
 
 const I: Severity = Severity::Info;
 const W: Severity = Severity::Warning;
