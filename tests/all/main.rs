@@ -16,3 +16,4 @@ mod layers;
 mod rules;
 mod stream;
 mod support;
+mod layers_prop;
