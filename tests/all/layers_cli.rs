@@ -115,10 +115,18 @@ fn squash_and_cat_refuse_a_pipe_before_reading_it() {
         Some(&bytes),
     );
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("standard input is a pipe"));
+    let refused = |stderr: &[u8]| {
+        let e = String::from_utf8_lossy(stderr);
+        assert!(
+            e.contains("standard input is read twice") && e.contains("it is a pipe; save it to a file first"),
+            "{e}"
+        );
+    };
+    refused(&out.stderr);
     assert!(!out_path.exists());
     let out = imgtar(&["cat", "-", "/a/baz"], Some(&bytes));
     assert_eq!(out.status.code(), Some(2));
+    refused(&out.stderr);
     // Nothing but the rootfs is left in the directory.
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert!(left.is_empty());

@@ -17,3 +17,4 @@ mod rules;
 mod stream;
 mod support;
 mod layers_prop;
+mod layers_cli;
