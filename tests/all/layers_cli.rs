@@ -118,7 +118,8 @@ fn squash_and_cat_refuse_a_pipe_before_reading_it() {
     let refused = |stderr: &[u8]| {
         let e = String::from_utf8_lossy(stderr);
         assert!(
-            e.contains("standard input is read twice") && e.contains("it is a pipe; save it to a file first"),
+            e.contains("standard input is read twice")
+                && e.contains("it is a pipe; save it to a file first"),
             "{e}"
         );
     };

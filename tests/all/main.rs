@@ -10,11 +10,12 @@
 )]
 
 mod corpus;
+mod engine_api;
 mod engine_support;
 mod hostile;
 mod layers;
+mod layers_cli;
+mod layers_prop;
 mod rules;
 mod stream;
 mod support;
-mod layers_prop;
-mod layers_cli;
