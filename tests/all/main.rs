@@ -11,6 +11,7 @@
 
 mod corpus;
 mod engine_api;
+mod engine_golden;
 mod engine_support;
 mod hostile;
 mod layers;
