@@ -20,3 +20,4 @@ mod layers_prop;
 mod rules;
 mod stream;
 mod support;
+mod export;
