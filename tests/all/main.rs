@@ -10,9 +10,11 @@
 )]
 
 mod corpus;
+mod e2e_umoci;
 mod engine_api;
 mod engine_golden;
 mod engine_support;
+mod export;
 mod hostile;
 mod layers;
 mod layers_cli;
@@ -20,4 +22,7 @@ mod layers_prop;
 mod rules;
 mod stream;
 mod support;
-mod export;
+// The fuzz targets' checks are behind the `fuzzing` feature:
+// `cargo test --features fuzzing --test all fuzz_replay`.
+#[cfg(feature = "fuzzing")]
+mod fuzz_replay;
