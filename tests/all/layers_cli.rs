@@ -205,3 +205,235 @@ fn a_reader_that_stops_early_is_not_an_error() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+// ---- imgtar files: every file's content in one pass ----
+
+fn sha256_hex(b: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+/// The regular files and the hardlinks of a tar: path → (sha256, size, mode), path → target.
+type TarFiles = (
+    std::collections::BTreeMap<String, (String, u64, u32)>,
+    std::collections::BTreeMap<String, String>,
+);
+
+fn tar_files(path: &Path) -> TarFiles {
+    let mut files = std::collections::BTreeMap::new();
+    let mut links = std::collections::BTreeMap::new();
+    let mut tar = tar::Archive::new(std::fs::File::open(path).unwrap());
+    for e in tar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = format!("/{}", String::from_utf8_lossy(&e.path_bytes()));
+        match e.header().entry_type() {
+            tar::EntryType::Regular => {
+                let mode = e.header().mode().unwrap() & 0o7777;
+                let mut data = Vec::new();
+                std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+                files.insert(name, (sha256_hex(&data), data.len() as u64, mode));
+            }
+            tar::EntryType::Link => {
+                let target = format!(
+                    "/{}",
+                    String::from_utf8_lossy(&e.link_name_bytes().unwrap())
+                );
+                links.insert(name, target);
+            }
+            _ => {}
+        }
+    }
+    (files, links)
+}
+
+/// `imgtar files --json` lines as the same two maps.
+fn listed_files(json_lines: &[u8]) -> TarFiles {
+    let mut files = std::collections::BTreeMap::new();
+    let mut links = std::collections::BTreeMap::new();
+    for line in String::from_utf8(json_lines.to_vec()).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let path = v["path"].as_str().unwrap().to_string();
+        if let Some(target) = v["link"].as_str() {
+            links.insert(path, target.to_string());
+            continue;
+        }
+        let sha = v["sha256"]
+            .as_str()
+            .unwrap()
+            .strip_prefix("sha256:")
+            .unwrap();
+        let mode = u32::from_str_radix(v["mode"].as_str().unwrap(), 8).unwrap();
+        files.insert(path, (sha.to_string(), v["size"].as_u64().unwrap(), mode));
+    }
+    (files, links)
+}
+
+#[test]
+fn files_sha256_equals_the_squashed_content_of_every_real_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut compared = 0;
+    let mut names: Vec<PathBuf> = std::fs::read_dir(real(""))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains(".tar"))
+        .collect();
+    names.sort();
+    for f in &names {
+        let report = imgtar::Reader::new().record_entries(true).open(f).unwrap();
+        let fs = f.to_str().unwrap();
+        for image in &report.archive.images {
+            let flattens =
+                imgtar::layer::flatten_image(&report.archive, image, Default::default()).is_ok();
+            let Some(id) = image.id_hex().map(str::to_string) else {
+                continue;
+            };
+            let rootfs = dir.path().join("rootfs.tar");
+            let squash = imgtar(&["squash", fs, &id, "-o", rootfs.to_str().unwrap()], None);
+            if !flattens {
+                assert!(
+                    !squash.status.success(),
+                    "{fs} {id}: squash of an image that does not flatten"
+                );
+                continue;
+            }
+            assert!(
+                squash.status.success(),
+                "{fs} {id}: {}",
+                String::from_utf8_lossy(&squash.stderr)
+            );
+            let listed = imgtar(&["files", fs, &id, "--sha256", "--json"], None);
+            assert!(
+                listed.status.code() == Some(u8::from(!report.is_valid()).into()),
+                "{fs} {id}: {}",
+                String::from_utf8_lossy(&listed.stderr)
+            );
+            let (files, links) = listed_files(&listed.stdout);
+            let (want_files, want_links) = tar_files(&rootfs);
+            assert_eq!(files, want_files, "{fs} {id}: regular files");
+            // A hardlink names the first path of its file in both; squash also links files
+            // of one blob that backs two layers, which `files` lists as files.
+            for (path, target) in &links {
+                assert_eq!(want_links.get(path), Some(target), "{fs} {id}: link {path}");
+            }
+            for (path, target) in &want_links {
+                if !links.contains_key(path) {
+                    assert_eq!(
+                        files.get(path).map(|f| &f.0),
+                        want_files.get(target).map(|f| &f.0),
+                        "{fs} {id}: {path} links to {target}"
+                    );
+                }
+            }
+            // From a pipe, in one pass: the same lines, as text and as JSON.
+            let bytes = std::fs::read(f).unwrap();
+            for json in [false, true] {
+                let mut args = vec!["files", fs, &id, "--sha256"];
+                if json {
+                    args.push("--json");
+                }
+                let from_file = imgtar(&args, None);
+                args[1] = "-";
+                let piped = imgtar(&args, Some(&bytes));
+                assert_eq!(piped.status.code(), from_file.status.code(), "{fs} {id}");
+                assert!(
+                    piped.stdout == from_file.stdout,
+                    "{fs} {id}: a pipe lists other files:\n{}",
+                    String::from_utf8_lossy(&piped.stdout)
+                );
+            }
+            compared += 1;
+        }
+    }
+    assert!(compared >= 45, "only {compared} images compared");
+}
+
+#[test]
+fn files_of_all_layers_name_the_layer_that_hid_each_one() {
+    use crate::support::{DockerSave, Image, Plan};
+    let lower = Plan::new()
+        .dir("etc/")
+        .file("etc/secret", b"s3cret")
+        .file("etc/keep", b"v1")
+        .file("etc/same", b"same")
+        .build()
+        .bytes;
+    let upper = Plan::new()
+        .file("etc/.wh.secret", b"")
+        .file("etc/keep", b"v2, longer")
+        .file("etc/new", b"new")
+        .build()
+        .bytes;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("two.tar");
+    let bytes = DockerSave::new(Image::new(vec![lower, upper]))
+        .build()
+        .bytes;
+    std::fs::write(&file, &bytes).unwrap();
+    let f = file.to_str().unwrap();
+    let out = imgtar(
+        &["files", f, "--scope", "all-layers", "--sha256", "--json"],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<serde_json::Value> = String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let got: Vec<(u64, &str, Option<u64>, &str)> = rows
+        .iter()
+        .map(|v| {
+            (
+                v["layer"].as_u64().unwrap(),
+                v["path"].as_str().unwrap(),
+                v["hidden_by"].as_u64(),
+                v["sha256"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let sha = |b: &[u8]| format!("sha256:{}", sha256_hex(b));
+    let (s3, v1, same, v2, new) = (
+        sha(b"s3cret"),
+        sha(b"v1"),
+        sha(b"same"),
+        sha(b"v2, longer"),
+        sha(b"new"),
+    );
+    assert_eq!(
+        got,
+        [
+            (0, "/etc/secret", Some(1), s3.as_str()),
+            (0, "/etc/keep", Some(1), v1.as_str()),
+            (0, "/etc/same", None, same.as_str()),
+            (1, "/etc/keep", None, v2.as_str()),
+            (1, "/etc/new", None, new.as_str()),
+        ]
+    );
+    assert!(rows
+        .iter()
+        .all(|v| v.as_object().unwrap().contains_key("hidden_by")));
+    // From a pipe, the same; the squashed scope shows no hidden_by and no deleted file.
+    let piped = imgtar(
+        &["files", "-", "--scope", "all-layers", "--sha256", "--json"],
+        Some(&bytes),
+    );
+    assert_eq!(piped.stdout, out.stdout);
+    let squashed = imgtar(&["files", f, "--json"], None);
+    let text = String::from_utf8(squashed.stdout).unwrap();
+    assert!(
+        !text.contains("hidden_by") && !text.contains("/etc/secret"),
+        "{text}"
+    );
+    let table =
+        String::from_utf8(imgtar(&["files", f, "--scope", "all-layers"], None).stdout).unwrap();
+    assert!(
+        table
+            .lines()
+            .any(|l| l.ends_with("/etc/secret (hidden by layer 1)")),
+        "{table}"
+    );
+}
