@@ -564,3 +564,159 @@ fn cli_prints_the_golden_json() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 1);
 }
+
+// ---- one image per manifest ----
+
+/// The sample OCI layout whose index.json holds `descriptors` (each the manifest's
+/// descriptor with these annotations), written to a file in `dir`.
+fn oci_listing(
+    dir: &Path,
+    docker25: bool,
+    annotations: &[Option<Value>],
+) -> (std::path::PathBuf, crate::support::OciSave) {
+    use crate::support::{descriptor, Image, OciSave, MEDIA_MANIFEST};
+    let mut img = Image::sample();
+    img.repo_tags = vec![
+        "example.com/busybox:latest".into(),
+        "example.com/busybox:1.36".into(),
+    ];
+    let mut s = if docker25 {
+        OciSave::docker25(img)
+    } else {
+        OciSave::plain(img)
+    };
+    let d = descriptor(MEDIA_MANIFEST, &s.manifest_bytes());
+    let list: Vec<Value> = annotations
+        .iter()
+        .map(|a| {
+            let mut d = d.clone();
+            if let Some(a) = a {
+                d["annotations"] = a.clone();
+            }
+            d
+        })
+        .collect();
+    s.index["manifests"] = Value::Array(list);
+    let file = dir.join(if docker25 { "docker25.tar" } else { "oci.tar" });
+    std::fs::write(&file, s.build().bytes).unwrap();
+    (file, s)
+}
+
+#[test]
+fn one_manifest_under_two_ref_names_is_one_image_with_both_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let ref_name = |n: &str| Some(serde_json::json!({"org.opencontainers.image.ref.name": n}));
+    let (file, s) = oci_listing(
+        dir.path(),
+        false,
+        &[
+            ref_name("example.com/busybox:latest"),
+            ref_name("example.com/busybox:1.36"),
+        ],
+    );
+    let report = imgtar::open(&file).unwrap();
+    assert!(report.is_valid(), "{:#?}", report.findings);
+    let images = &report.archive.images;
+    assert_eq!(images.len(), 1, "{images:#?}");
+    let img = &images[0];
+    assert_eq!(
+        img.ref_names,
+        ["example.com/busybox:latest", "example.com/busybox:1.36"]
+    );
+    assert_eq!(img.repo_tags, img.ref_names);
+    assert_eq!(
+        img.manifest_digest.as_ref().map(ToString::to_string),
+        Some(s.manifest_digest())
+    );
+    let id = img.id_hex().unwrap()[..12].to_string();
+    for name in [
+        id.as_str(),
+        "example.com/busybox:1.36",
+        "example.com/busybox",
+    ] {
+        assert_eq!(
+            report.archive.find_image(Some(name)).unwrap(),
+            img,
+            "{name}"
+        );
+    }
+    // The commands that name one image take its ID prefix (they said "matches 2 images").
+    let f = file.to_str().unwrap();
+    let tree = cli(&["tree", f, &id]);
+    assert!(tree.contains("/etc/hello"), "{tree}");
+    let inspect: Vec<ImageInspect> = serde_json::from_str(&cli(&["inspect", f, &id])).unwrap();
+    assert_eq!(inspect.len(), 1);
+    assert_eq!(inspect[0].id, format!("sha256:{}", img.id_hex().unwrap()));
+    assert_eq!(inspect[0].repo_tags.len(), 2, "{:?}", inspect[0].repo_tags);
+    let history: Vec<HistoryItem> =
+        serde_json::from_str(&cli(&["history", f, &id, "--json"])).unwrap();
+    assert_eq!(history.len(), 3);
+    let ls: Vec<ImageSummary> = serde_json::from_str(&cli(&["ls", f, "--json"])).unwrap();
+    assert_eq!(ls.len(), 1);
+    // Listed once by inspect without names too.
+    let all: Vec<ImageInspect> = serde_json::from_str(&cli(&["inspect", f])).unwrap();
+    assert_eq!(all.len(), 1);
+}
+
+#[test]
+fn a_manifest_listed_twice_in_index_json_is_one_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let named = Some(
+        serde_json::json!({"org.opencontainers.image.ref.name": "example.com/busybox:latest"}),
+    );
+    for (what, annotations) in [
+        ("unnamed twice", vec![None, None]),
+        ("same name twice", vec![named.clone(), named.clone()]),
+        ("named and unnamed", vec![named.clone(), None]),
+    ] {
+        let (file, _) = oci_listing(dir.path(), false, &annotations);
+        let report = imgtar::open(&file).unwrap();
+        assert!(report.is_valid(), "{what}: {:#?}", report.findings);
+        assert_eq!(report.archive.images.len(), 1, "{what}");
+        let img = &report.archive.images[0];
+        let want: Vec<String> = if annotations.iter().any(Option::is_some) {
+            vec!["example.com/busybox:latest".into()]
+        } else {
+            vec![]
+        };
+        assert_eq!(img.ref_names, want, "{what}");
+        assert_eq!(img.repo_tags, want, "{what}");
+        let list = engine::list(&report.archive, &ListOptions::default().all(true)).unwrap();
+        assert_eq!(list.len(), 1, "{what}");
+        let id = img.id_hex().unwrap()[..12].to_string();
+        cli(&["tree", file.to_str().unwrap(), &id]);
+    }
+}
+
+#[test]
+fn docker25_names_its_image_once_with_every_index_entry() {
+    // Docker 25 lists an image once per tag in index.json, each with its ref name.
+    let dir = tempfile::tempdir().unwrap();
+    let entry = |tag: &str| {
+        Some(serde_json::json!({
+            "io.containerd.image.name": format!("example.com/busybox:{tag}"),
+            "org.opencontainers.image.ref.name": tag,
+        }))
+    };
+    let (file, s) = oci_listing(dir.path(), true, &[entry("latest"), entry("1.36")]);
+    let report = imgtar::open(&file).unwrap();
+    assert!(report.is_valid(), "{:#?}", report.findings);
+    assert_eq!(report.archive.layout, imgtar::Layout::DockerOci);
+    let images = &report.archive.images;
+    assert_eq!(images.len(), 1);
+    assert_eq!(
+        images[0].repo_tags,
+        ["example.com/busybox:latest", "example.com/busybox:1.36"]
+    );
+    assert_eq!(images[0].ref_names, ["latest", "1.36"]);
+    assert_eq!(
+        images[0].manifest_digest.as_ref().map(ToString::to_string),
+        Some(s.manifest_digest())
+    );
+    let id = images[0].id_hex().unwrap()[..12].to_string();
+    let f = file.to_str().unwrap();
+    cli(&["tree", f, &id]);
+    cli(&["history", f, &id]);
+    let inspect: Vec<ImageInspect> = serde_json::from_str(&cli(&["inspect", f, &id])).unwrap();
+    assert_eq!(inspect.len(), 1);
+}
