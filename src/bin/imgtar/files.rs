@@ -52,6 +52,11 @@ pub fn run(args: Args) -> crate::Outcome {
             return Ok(None);
         }
         Ok(Some(sha256(r)?))
+    })
+    .map_err(|e| match e {
+        // "No such image" is said the same way by every command.
+        layer::FilesError::Select(s) => crate::Failure::from(s),
+        other => crate::Failure::from(other),
     })?;
     args::tell(&files.report, true);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
