@@ -437,3 +437,182 @@ fn files_of_all_layers_name_the_layer_that_hid_each_one() {
         "{table}"
     );
 }
+
+// ---- conventions every command keeps ----
+
+#[test]
+fn every_command_takes_json_and_format_json_alike_indented_by_four() {
+    let f = real("ggcr-whiteout-dir-gzip.tar");
+    let f = f.to_str().unwrap();
+    // Documents (indented) and listings (JSON Lines).
+    for (cmd, lines) in [
+        ("validate", false),
+        ("inspect", false),
+        ("ls", false),
+        ("history", false),
+        ("diff", false),
+        ("waste", false),
+        ("tree", true),
+        ("files", true),
+    ] {
+        let json = imgtar(&[cmd, f, "--json"], None);
+        let format = imgtar(&[cmd, f, "--format", "json"], None);
+        assert!(
+            json.status.success(),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&json.stderr)
+        );
+        assert_eq!(
+            json.stdout, format.stdout,
+            "{cmd}: --json and --format json"
+        );
+        let text = String::from_utf8(json.stdout).unwrap();
+        if lines {
+            for l in text.lines() {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                assert!(v.is_object(), "{cmd}: {l}");
+            }
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert!(text.ends_with('\n'), "{cmd}");
+        let mut ser = serde_json::Serializer::with_formatter(
+            Vec::new(),
+            serde_json::ser::PrettyFormatter::with_indent(b"    "),
+        );
+        serde::Serialize::serialize(&v, &mut ser).unwrap();
+        assert_eq!(
+            text.trim_end().as_bytes(),
+            ser.into_inner().as_slice(),
+            "{cmd}: JSON indented by four spaces"
+        );
+        if cmd != "inspect" {
+            let table = imgtar(&[cmd, f, "--format", "table"], None);
+            assert!(table.status.success(), "{cmd}");
+            assert!(
+                serde_json::from_slice::<serde_json::Value>(&table.stdout).is_err(),
+                "{cmd}: table"
+            );
+        }
+    }
+}
+
+#[test]
+fn validate_json_is_the_librarys_report() {
+    let f = real("podman-docker-two-images.tar.xz");
+    let out = imgtar(&["validate", f.to_str().unwrap(), "--json"], None);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "valid",
+            "verified",
+            "compression",
+            "layout",
+            "producer",
+            "tar_size",
+            "images",
+            "repositories",
+            "findings"
+        ]
+    );
+    let report = imgtar::Reader::new().open(&f).unwrap();
+    assert_eq!(v, serde_json::to_value(&report).unwrap());
+    assert_eq!(v["images"].as_array().unwrap().len(), 2);
+    // Without a repositories file there is no such key.
+    let ggcr = real("ggcr-whiteout-dir-gzip.tar");
+    let out = imgtar(&["validate", ggcr.to_str().unwrap(), "--json"], None);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v.get("repositories"), None, "{v}");
+    assert_eq!(v["valid"], true);
+    // Damaged input is a report too: exit 1 with the finding, not a usage error.
+    let mut cut = std::fs::read(real("dive-docker-1.10-whiteouts.tar")).unwrap();
+    cut.truncate(100_000);
+    let out = imgtar(&["validate", "-", "--json"], Some(&cut));
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["valid"], false);
+    assert!(v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["code"] == "truncated-archive"));
+    let out = imgtar(&["validate", "-", "--json"], Some(b""));
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["findings"][0]["code"], "empty-input");
+    // Only what cannot be read at all is exit 2.
+    let out = imgtar(&["validate", "/nonexistent/x.tar"], None);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn no_such_image_is_said_the_same_way_by_every_command() {
+    let f = real("dive-docker-1.10-whiteouts.tar");
+    let f = f.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let o = dir.path().join("out.tar");
+    let o = o.to_str().unwrap();
+    for args in [
+        vec!["inspect", f, "nope"],
+        vec!["history", f, "nope"],
+        vec!["diff", f, "nope"],
+        vec!["tree", f, "nope"],
+        vec!["waste", f, "nope"],
+        vec!["files", f, "nope"],
+        vec!["cat", f, "nope", "/etc/passwd"],
+        vec!["squash", f, "nope", "-o", o],
+        vec!["export", f, "nope", "-o", o],
+    ] {
+        let out = imgtar(&args, None);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "Error: No such image: nope\n",
+            "{args:?}"
+        );
+    }
+    assert!(!Path::new(o).exists());
+}
+
+#[test]
+fn cat_takes_the_image_before_the_file() {
+    let out = imgtar(&["cat", "--help"], None);
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .contains("Usage: imgtar cat [OPTIONS] <PATH> [IMAGE] <FILE>"));
+    let f = real("dive-docker-1.10-whiteouts.tar");
+    let f = f.to_str().unwrap();
+    let with = imgtar(&["cat", f, "dive-test", "/etc/passwd"], None);
+    let without = imgtar(&["cat", f, "/etc/passwd"], None);
+    assert!(with.status.success() && without.status.success());
+    assert_eq!(with.stdout, without.stdout);
+    let out = imgtar(&["cat", f], None);
+    assert_eq!(out.status.code(), Some(2), "FILE is required");
+}
+
+#[test]
+fn tree_json_names_the_hardlink_target() {
+    let f = real("dive-docker-1.10-whiteouts.tar");
+    let out = imgtar(&["tree", f.to_str().unwrap(), "--json"], None);
+    assert!(out.status.success());
+    let rows: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let get = |p: &str| rows.iter().find(|r| r["path"] == p).unwrap();
+    assert_eq!(
+        get("/bin/[").get("hardlink_to"),
+        None,
+        "the first path holds the content"
+    );
+    assert_eq!(get("/bin/[[")["hardlink_to"], "/bin/[");
+    assert_eq!(get("/bin/[[")["inode"], get("/bin/[")["inode"]);
+    let linked = rows
+        .iter()
+        .filter(|r| r.get("hardlink_to").is_some())
+        .count();
+    assert!(linked > 300, "{linked}");
+}
