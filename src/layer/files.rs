@@ -161,9 +161,12 @@ pub enum FilesError {
 /// Entries wanted from each layer blob member, by header offset.
 pub(crate) type Wanted = HashMap<EntryPath, HashSet<u64>>;
 
+/// A visitor's results by (layer blob member, entry header offset).
+pub(crate) type Results<T> = HashMap<(EntryPath, u64), T>;
+
 /// A hook collecting the visitor's results by (member, entry offset).
 struct Collect<'f, T, F> {
-    visit: Mutex<(&'f mut F, HashMap<(EntryPath, u64), T>)>,
+    visit: Mutex<(&'f mut F, Results<T>)>,
     /// Only these entries (`None`: every regular file of every layer).
     wanted: Option<&'f Wanted>,
 }
@@ -201,7 +204,7 @@ pub(crate) fn pass<T, F>(
     input: &Input,
     wanted: Option<&Wanted>,
     visit: &mut F,
-) -> Result<(Report, HashMap<(EntryPath, u64), T>), crate::Error>
+) -> Result<(Report, Results<T>), crate::Error>
 where
     T: Send,
     F: FnMut(&FileMeta<'_>, &mut dyn Read) -> io::Result<T> + Send,
@@ -322,7 +325,7 @@ fn squashed<T: Clone>(
     report: &Report,
     image: usize,
     flat: &Flattened,
-    results: &HashMap<(EntryPath, u64), T>,
+    results: &Results<T>,
 ) -> Result<Vec<File<T>>, FilesError> {
     let members = layer_members(report, image);
     let mut first_of_inode: HashMap<u64, EntryPath> = HashMap::new();
@@ -368,7 +371,7 @@ fn all_layers<T: Clone>(
     report: &Report,
     image: usize,
     flat: &Flattened,
-    results: &HashMap<(EntryPath, u64), T>,
+    results: &Results<T>,
 ) -> Vec<File<T>> {
     let members = layer_members(report, image);
     let mut out = Vec::new();

@@ -62,7 +62,7 @@ pub(super) fn check(a: &Archive, out: &mut Vec<Finding>) {
                 a,
                 Code::OciIndexInvalid,
                 bi,
-                format!("indexes nest deeper than Limits::max_index_depth"),
+                "indexes nest deeper than Limits::max_index_depth".to_string(),
             )),
             NodeKind::Index { children } => {
                 for c in children {

@@ -397,6 +397,9 @@ pub(crate) struct TarReader<S> {
 /// A raw 512-byte block.
 type Block = [u8; BLOCK_USIZE];
 
+/// PAX records: (key, value), in order, each key once.
+type Records = Vec<(Vec<u8>, Vec<u8>)>;
+
 fn field(b: &Block, start: usize, len: usize) -> &[u8] {
     b.get(start..start.saturating_add(len)).unwrap_or_default()
 }
@@ -595,7 +598,7 @@ fn parse_block(b: &Block, at: u64) -> Result<Raw, TarError> {
 #[derive(Default)]
 struct Pending {
     /// Local PAX records and the offset of their header.
-    pax: Option<(Vec<(Vec<u8>, Vec<u8>)>, u64)>,
+    pax: Option<(Records, u64)>,
     long_name: Option<(Vec<u8>, u64)>,
     long_link: Option<(Vec<u8>, u64)>,
     /// Where the entry's first extension header starts.
@@ -605,12 +608,12 @@ struct Pending {
 
 /// Parses PAX records (`"%d %s=%s\n"`), as Go's `parsePAX`: GNU sparse 0.0 `offset` and
 /// `numbytes` pairs are gathered into one `GNU.sparse.map` record.
-fn parse_pax(data: &[u8], at: u64) -> Result<Vec<(Vec<u8>, Vec<u8>)>, TarError> {
+fn parse_pax(data: &[u8], at: u64) -> Result<Records, TarError> {
     let bad = || TarError::Header {
         at,
         problem: HeaderProblem::PaxRecord,
     };
-    let mut out: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut out: Records = Vec::new();
     let mut sparse: Vec<Vec<u8>> = Vec::new();
     let mut rest = data;
     while !rest.is_empty() {
