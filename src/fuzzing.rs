@@ -1,5 +1,5 @@
 //! Checks shared by the fuzz targets (`fuzz/`) and the test that replays their corpora on
-//! stable Rust (`tests/fuzz_replay.rs`), so a crash found once stays fixed. Not a stable API.
+//! stable Rust (`tests/all/fuzz_replay.rs`), so a crash found once stays fixed. Not a stable API.
 //! These checks panic on purpose: a panic is how a fuzz target reports a failed property.
 #![allow(clippy::panic)]
 

@@ -203,12 +203,17 @@ fn chains(
             match state.get(c).copied().unwrap_or(0) {
                 2 => break,
                 1 => {
+                    // At the directory whose `parent` closes the loop: it is in the cycle
+                    // (the start of the walk may only lead into it).
+                    let closes = path.last().copied().unwrap_or(start.as_str());
                     out.push(
                         Finding::new(
                             Code::LegacyParentCycle,
-                            format!("the parent chain from {start:?} loops back to {c:?}"),
+                            format!(
+                                "the parent chain from {start:?} loops back to {c:?} ({closes}/json names it as its parent)"
+                            ),
                         )
-                        .at(format!("{start}/json"), json_offset(a, start)),
+                        .at(format!("{closes}/json"), json_offset(a, closes)),
                     );
                     break;
                 }

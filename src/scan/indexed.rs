@@ -148,8 +148,11 @@ pub(crate) fn walk_file(
     rec.obs.tar_len = at;
     drop(reader);
 
-    // Pass 2: member contents, in parallel.
-    items.sort_by(|a, b| b.size.cmp(&a.size).then(a.member.cmp(&b.member)));
+    // Pass 2: member contents, in parallel, largest first; on one thread in archive order,
+    // so that a hook meets the members as a stream gives them (squash writes in that order).
+    if threads > 1 {
+        items.sort_by(|a, b| b.size.cmp(&a.size).then(a.member.cmp(&b.member)));
+    }
     let kept = AtomicU64::new(0);
     let policy = ContentPolicy {
         limits,
@@ -216,7 +219,7 @@ pub(crate) fn walk_file(
 
     if end == Some(tar::End::Marker) {
         let mut rest = Range::new(file, at, file_len);
-        rec.obs.trailing = trailing(&mut rest, at);
+        rec.obs.trailing = trailing(&mut rest, at, &mut rec.obs.stop);
     }
     rec.obs.input_len = file_len;
     Ok(Some(Walk {

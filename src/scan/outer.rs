@@ -250,9 +250,14 @@ impl<'l> Recorder<'l> {
 }
 
 /// Reads what follows the end-of-archive marker: counts the bytes and the non-zero ones, and
-/// notices a second archive. A decoder failure or a limit there ends it quietly (the archive
-/// itself is complete).
-pub(crate) fn trailing<R: Read>(r: &mut R, at: u64) -> Option<Trailing> {
+/// notices a second archive. A decoder failure there ends it quietly (the archive itself is
+/// complete); a decompression limit is kept in `stop`, since what lies beyond it was not
+/// read (a bomb appended after the archive).
+pub(crate) fn trailing<R: Read>(
+    r: &mut R,
+    at: u64,
+    stop: &mut Option<OuterStop>,
+) -> Option<Trailing> {
     let mut t = Trailing {
         at,
         ..Trailing::default()
@@ -261,7 +266,20 @@ pub(crate) fn trailing<R: Read>(r: &mut R, at: u64) -> Option<Trailing> {
     let mut first_block: Option<Vec<u8>> = None;
     loop {
         let n = match r.read(&mut buf) {
-            Ok(0) | Err(_) => break,
+            Ok(0) => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                if let Some(hit) = LimitHit::of(&e) {
+                    *stop = Some(OuterStop::Limit {
+                        limit: hit.limit,
+                        value: hit.value,
+                        max: hit.max,
+                        at: at.saturating_add(t.total),
+                        member: None,
+                    });
+                }
+                break;
+            }
             Ok(n) => n,
         };
         let chunk = buf.get(..n).unwrap_or_default();
@@ -384,7 +402,7 @@ pub(crate) fn walk_stream(
     rec.obs.tar_len = at;
     drop(reader);
     if end == Some(tar::End::Marker) {
-        rec.obs.trailing = trailing(&mut decoded, at);
+        rec.obs.trailing = trailing(&mut decoded, at, &mut rec.obs.stop);
     } else if rec.obs.stop.is_some() {
         // Count what is left, so the report can say how much input there was.
         let _ = io::copy(&mut decoded, &mut io::sink());

@@ -1489,6 +1489,8 @@ where
 }
 
 #[cfg(test)]
+// Test helpers compute sizes freely: an overflow there is a failed test.
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 

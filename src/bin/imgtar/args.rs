@@ -20,6 +20,23 @@ impl Source {
     pub fn input(&self) -> Result<Input, Failure> {
         Ok(Input::of(&self.path)?)
     }
+
+    /// What the path is, refused before anything is read when it cannot be read twice (the
+    /// content commands read the metadata, then the content).
+    pub fn replayable(&self) -> Result<Input, Failure> {
+        let input = self.input()?;
+        if input.is_replayable() {
+            return Ok(input);
+        }
+        let what = if input == Input::Stdin {
+            "standard input".to_string()
+        } else {
+            self.path.display().to_string()
+        };
+        Err(Failure::msg(
+            imgtar::layer::content::ContentError::NotReplayable(what).to_string(),
+        ))
+    }
 }
 
 /// Output format, on every command.

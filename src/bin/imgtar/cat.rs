@@ -28,13 +28,7 @@ pub fn run(args: Args) -> crate::Outcome {
         [image, file] => (Some(image.clone()), file.clone()),
         _ => return Err(Failure::msg("cat takes [IMAGE] FILE")),
     };
-    let input = args.source.input()?;
-    if !input.is_replayable() {
-        return Err(Failure::msg(
-            content::ContentError::NotReplayable(args.source.path.display().to_string())
-                .to_string(),
-        ));
-    }
+    args.source.replayable()?;
     let target = Target {
         source: Source {
             path: args.source.path.clone(),

@@ -58,6 +58,8 @@ pub fn run(args: Args) -> crate::Outcome {
             eprintln!("imgtar: {}", render::clean(&e.to_string()));
             return Err(crate::Failure::Invalid);
         }
+        // "No such image" is said the same way by every command.
+        Err(layer::FilesError::Select(s)) => return Err(crate::Failure::from(s)),
         Err(e) => return Err(e.into()),
     };
     args::tell(&files.report, true);

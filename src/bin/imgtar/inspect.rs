@@ -19,6 +19,10 @@ pub struct Args {
     /// Accepted for symmetry with the other commands: inspect always prints JSON.
     #[arg(long, hide = true)]
     json: bool,
+    /// Accepted for symmetry with the other commands (`--format json`, as docker's inspect
+    /// takes it): inspect always prints JSON.
+    #[arg(long, value_enum, hide = true)]
+    format: Option<crate::args::Format>,
 }
 
 /// Prints a JSON array of ImageInspect objects, like `docker image inspect`. Exits 1 when a

@@ -360,6 +360,80 @@ mod tests {
             "A         LONGER HEADER   LAST\nx         y               \n"
         );
     }
+
+    /// An image ID of 64 hex digits made of one repeated digit.
+    fn id(d: char) -> String {
+        format!("sha256:{}", d.to_string().repeat(64))
+    }
+
+    #[test]
+    fn history_table_like_docker() {
+        let items: Vec<imgtar::engine::HistoryItem> = serde_json::from_value(serde_json::json!([
+            {"Id": id('a'), "Created": 1_546_473_600, "CreatedBy": "layer 2", "Size": 3,
+             "Comment": "", "Tags": ["app:1", "app:2", "example.com/app:1"]},
+            {"Id": id('b'), "Created": 1_546_387_200, "CreatedBy": "layer 1", "Size": 10,
+             "Comment": "", "Tags": null},
+            {"Id": "<missing>", "Created": 0, "CreatedBy": "/bin/sh -c #(nop) ADD file:0123456789abcdef0123456789abcdef in /",
+             "Size": 7, "Comment": "Imported from -", "Tags": null},
+        ]))
+        .unwrap();
+        let t = history_table(&items, false, 1_700_000_000);
+        assert_eq!(
+            t,
+            "IMAGE          CREATED       CREATED BY                                      SIZE      COMMENT\n\
+             aaaaaaaaaaaa   4 years ago   layer 2                                         3B        \n\
+             bbbbbbbbbbbb   4 years ago   layer 1                                         10B       \n\
+             <missing>      N/A           /bin/sh -c #(nop) ADD file:0123456789abcdef0…   7B        Imported from -\n"
+        );
+        let full = history_table(&items[2..], true, 1_700_000_000);
+        assert!(
+            full.contains("<missing>   N/A       /bin/sh -c #(nop) ADD file:0123456789abcdef0123456789abcdef in /   7B        Imported from -"),
+            "{full}"
+        );
+    }
+
+    #[test]
+    fn images_table_like_docker() {
+        let summary = |n: char, created: i64, size: i64, tags: &[&str]| {
+            serde_json::from_value::<imgtar::engine::ImageSummary>(serde_json::json!({
+                "Containers": -1, "Created": created, "Id": id(n), "Labels": null,
+                "ParentId": "", "RepoDigests": [], "RepoTags": tags, "SharedSize": -1,
+                "Size": size,
+            }))
+            .unwrap()
+        };
+        let list = [
+            summary('1', 1_640_995_200, 1, &["tool:latest"]),
+            summary(
+                '2',
+                1_609_459_200,
+                20,
+                &["app:1", "app:2", "example.com/app:1"],
+            ),
+            summary('3', 1_577_836_800, 7, &["base:1"]),
+            summary('4', 1_546_300_800, 1, &[]),
+        ];
+        let t = images_table(&list, false, false, 1_700_000_000);
+        assert_eq!(
+            t,
+            "REPOSITORY        TAG       IMAGE ID       CREATED         SIZE\n\
+             tool              latest    111111111111   22 months ago   1B\n\
+             app               1         222222222222   2 years ago     20B\n\
+             app               2         222222222222   2 years ago     20B\n\
+             example.com/app   1         222222222222   2 years ago     20B\n\
+             base              1         333333333333   3 years ago     7B\n\
+             <none>            <none>    444444444444   4 years ago     1B\n"
+        );
+        let d = images_table(&list[..1], true, true, 1_700_000_000);
+        assert!(
+            d.starts_with("REPOSITORY   TAG       DIGEST    IMAGE ID"),
+            "{d}"
+        );
+        assert!(
+            d.contains(&format!("tool         latest    <none>    {}", id('1'))),
+            "{d}"
+        );
+    }
 }
 
 /// Writes JSON indented by four spaces (as the docker CLI does) and a newline: the one JSON

@@ -20,13 +20,7 @@ pub struct Args {
 /// Writes the flattened filesystem of an image as one tar.
 pub fn run(args: Args) -> crate::Outcome {
     // Said before anything is read: the content is read in a second pass.
-    let input = args.target.source.input()?;
-    if !input.is_replayable() {
-        return Err(Failure::msg(
-            content::ContentError::NotReplayable(args.target.source.path.display().to_string())
-                .to_string(),
-        ));
-    }
+    args.target.source.replayable()?;
     let (input, report, n, flat) = args::flatten(&args.target)?;
     let image = report
         .archive

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use imgtar::layer::{
     self, flatten_image, ChangeKind, ChangeSet, EntryKind, EntryPath, FlatFs, FlattenOptions,
-    Flattener, IssueKind, LayerRecords, ScanOptions, Semantics,
+    Flattener, IssueKind, LayerRecords, Semantics,
 };
 use imgtar::{Limits, Reader, Report};
 
@@ -285,12 +285,7 @@ fn layer_tar(entries: &[E<'_>]) -> Vec<u8> {
 }
 
 fn records(tar: &[u8]) -> LayerRecords {
-    let scan = layer::scan_layer(
-        tar,
-        &Limits::default(),
-        ScanOptions::new().record_entries(true),
-    )
-    .unwrap();
+    let scan = layer::scan_layer(tar, &Limits::default(), true).unwrap();
     scan.records().unwrap().clone()
 }
 
@@ -654,4 +649,113 @@ fn an_entry_under_a_file_is_skipped() {
         assert_eq!(names(&fs), ["/b"]);
         assert_eq!(issue_kinds(&sets), [IssueKind::ParentNotDirectory]);
     }
+}
+
+// ---- one path model, one classifier ----
+
+/// The sample two-layer image of `support` with these layer tars, saved by Docker 1.10–24 and
+/// read with every entry recorded.
+fn saved(layers: Vec<Vec<u8>>) -> Report {
+    let img = crate::support::Image::new(layers);
+    let bytes = crate::support::DockerSave::new(img).build().bytes;
+    Reader::new().record_entries(true).read(&bytes[..]).unwrap()
+}
+
+#[test]
+fn names_that_differ_only_in_invalid_utf8_are_different_paths() {
+    // Lossy text would make all three "a\u{fffd}": a duplicate entry, a whiteout of a path the
+    // same layer writes, and one file where there are two.
+    let layers: &[&[E<'_>]] = &[
+        &[E::File(b"a\xfd", b"lower"), E::File(b"a\xff", b"old")],
+        &[
+            E::File(b"a\xff", b"ff"),
+            E::File(b"a\xfe", b"fe"),
+            E::File(b".wh.a\xfd", b""),
+        ],
+    ];
+    let report = saved(layers.iter().map(|l| layer_tar(l)).collect());
+    let codes: Vec<imgtar::Code> = report.findings.iter().map(|f| f.code).collect();
+    assert!(
+        !codes.contains(&imgtar::Code::LayerDuplicateEntry)
+            && !codes.contains(&imgtar::Code::WhiteoutSameLayer),
+        "{:#?}",
+        report.findings
+    );
+    assert!(
+        report.findings_at_least(imgtar::Severity::Warning).count() == 0,
+        "{:#?}",
+        report.findings
+    );
+    let image = report.archive.find_image(None).unwrap();
+    let top = report.archive.layer_scan(&image.layers[1]).unwrap();
+    assert_eq!(top.whiteouts, [EntryPath::from_bytes(&b"a\xfd"[..])]);
+    for semantics in [Semantics::Oci, Semantics::DockerLoad] {
+        let f = flatten_image(
+            &report.archive,
+            image,
+            FlattenOptions::with_semantics(semantics),
+        )
+        .unwrap();
+        let paths: Vec<Vec<u8>> = f.fs.iter().map(|(p, _)| p.as_bytes().to_vec()).collect();
+        assert_eq!(
+            paths,
+            [b"a\xfe".to_vec(), b"a\xff".to_vec()],
+            "{semantics:?}"
+        );
+        let ff = f.fs.get(&EntryPath::from_bytes(&b"a\xff"[..])).unwrap();
+        assert_eq!((ff.layer, ff.meta.size), (1, 2));
+        assert_eq!(f.issues().count(), 0, "{semantics:?}");
+        assert_eq!(
+            lines(&f.changes[1]),
+            ["D /a\u{fffd}", "A /a\u{fffd}", "C /a\u{fffd}"],
+            "{semantics:?}: the lines show them lossily, in byte order"
+        );
+    }
+}
+
+#[test]
+fn typeflag_7_is_rejected_by_validation_and_recorded_as_a_regular_file() {
+    // Contiguous files: Go reads them as regular files (and so do the content passes); docker
+    // load's applier rejects the type. The one classifier gives both answers.
+    let layer = crate::support::Plan::new()
+        .dir("opt/")
+        .raw("opt/contiguous", b'7', b"data", "")
+        .build();
+    let entry_offset = layer.offset("opt/contiguous");
+    let report = saved(vec![crate::support::sample_layer_0(), layer.bytes.clone()]);
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.code == imgtar::Code::LayerUnknownType)
+        .unwrap_or_else(|| panic!("{:#?}", report.findings));
+    assert_eq!(f.entry.as_deref(), Some("opt/contiguous"));
+    assert_eq!(f.entry_offset, Some(entry_offset));
+    assert!(!report.is_valid());
+
+    let image = report.archive.find_image(None).unwrap();
+    let scan = report.archive.layer_scan(&image.layers[1]).unwrap();
+    assert_eq!((scan.files, scan.file_bytes), (1, 4));
+    let recorded = scan.records().unwrap();
+    let entry = recorded
+        .records
+        .iter()
+        .find_map(|r| match r {
+            layer::Record::Entry(e) if e.path == EntryPath::from("opt/contiguous") => Some(e),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        (entry.kind.clone(), entry.size, entry.offset),
+        (EntryKind::File, 4, entry_offset)
+    );
+    // The layer scanned on its own says the same.
+    let alone = records(&layer.bytes);
+    assert!(alone.records.iter().any(|r| matches!(r,
+        layer::Record::Entry(e) if e.path == EntryPath::from("opt/contiguous") && e.kind == EntryKind::File)));
+    let flat = flatten_image(&report.archive, image, FlattenOptions::default()).unwrap();
+    let node = flat.fs.get(&EntryPath::from("opt/contiguous")).unwrap();
+    assert_eq!(
+        (node.meta.kind.clone(), node.meta.size, node.layer),
+        (EntryKind::File, 4, 1)
+    );
 }

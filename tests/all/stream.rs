@@ -4,7 +4,7 @@
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use imgtar::{Reader, Report};
+use imgtar::{Code, Reader, Report};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -161,21 +161,56 @@ fn an_extracted_directory_gives_the_same_images() {
 }
 
 #[test]
-fn unreadable_input_is_an_error_not_a_panic() {
-    for (what, bytes) in [
-        ("empty", Vec::new()),
+fn unreadable_input_is_a_report_and_a_failing_reader_an_error() {
+    for (what, bytes, code) in [
+        ("empty", Vec::new(), Code::EmptyInput),
         (
             "text",
             b"hello, this is not a tar archive at all".repeat(40),
+            Code::NotATar,
         ),
-        ("short", vec![0u8; 100]),
+        ("short", vec![0u8; 100], Code::NotATar),
         (
             "truncated gzip",
             vec![0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0xff, 1, 2, 3],
+            Code::TruncatedArchive,
         ),
     ] {
-        let r = Reader::new().read(&bytes[..]);
-        assert!(r.is_err(), "{what}: {r:?}");
+        let r = Reader::new()
+            .read(&bytes[..])
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(!r.is_valid() && !r.valid, "{what}: {:#?}", r.findings);
+        assert!(
+            r.findings
+                .iter()
+                .any(|f| f.code == code && f.severity == imgtar::Severity::Error),
+            "{what}: no {code}: {:#?}",
+            r.findings
+        );
+        assert!(r.archive.images.is_empty(), "{what}");
+    }
+    // Only the reader's own failure is an error, with the offset it failed at.
+    struct Failing(usize);
+    impl Read for Failing {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0 == 0 {
+                return Err(io::Error::other("the disk is on fire"));
+            }
+            let n = self.0.min(buf.len());
+            buf[..n].fill(0);
+            self.0 -= n;
+            Ok(n)
+        }
+    }
+    match Reader::new().read(Failing(0)) {
+        Err(imgtar::Error::Read { offset: 0, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    let bytes = std::fs::read(real("snyk-docker25-hello-world.tar")).unwrap();
+    let reader = io::Read::chain(&bytes[..4096], Failing(0));
+    match Reader::new().read(reader) {
+        Err(imgtar::Error::Read { offset, .. }) => assert_eq!(offset, 4096),
+        other => panic!("{other:?}"),
     }
 }
 
@@ -248,7 +283,7 @@ fn one_thread_and_many_give_the_same_report() {
 fn metadata_only_reads_find_the_same_images_without_verifying() {
     for file in files() {
         let full = Reader::new().open(real(&file)).unwrap();
-        let meta = Reader::new().metadata_only(true).open(real(&file)).unwrap();
+        let meta = Reader::new().metadata_only().open(real(&file)).unwrap();
         assert!(full.verified && !meta.verified);
         let summary = |r: &Report| {
             r.archive
@@ -286,7 +321,7 @@ fn metadata_only_reads_find_the_same_images_without_verifying() {
         }
         // Read from a pipe, the same.
         let piped = Reader::new()
-            .metadata_only(true)
+            .metadata_only()
             .read(std::fs::File::open(real(&file)).unwrap())
             .unwrap();
         assert_eq!(summary(&piped), summary(&meta), "{file}: piped");

@@ -5,12 +5,12 @@
 //!
 //! Symlinks are always named `s` and no other operation names `s`, so nothing is written,
 //! deleted or linked through or to a symlink and the model needs no symlink resolution
-//! (`tests/layers.rs` covers directories reached through symlinks).
+//! (the `layers` module covers directories reached through symlinks).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Read;
 
-use imgtar::layer::{self, ChangeKind, EntryKind, FlattenOptions, Flattener, ScanOptions};
+use imgtar::layer::{self, ChangeKind, EntryKind, FlattenOptions, Flattener};
 use imgtar::Limits;
 use proptest::prelude::*;
 
@@ -244,7 +244,7 @@ proptest! {
             model.apply(&layer);
             let (bytes, c) = build(&layer);
             contents.push(c);
-            let scan = layer::scan_layer(&bytes[..], &Limits::default(), ScanOptions::new().record_entries(true)).unwrap();
+            let scan = layer::scan_layer(&bytes[..], &Limits::default(), true).unwrap();
             let set = flattener.apply(scan.records().unwrap());
 
             // This layer's changes, against the model's before and after.

@@ -1,15 +1,14 @@
 //! The Engine API types and builders: the API reference's own examples round-trip through
 //! serde, the image list filters behave as the daemon's one by one and combined, history
-//! follows Parent links, and the CLI prints what the library builds.
-
-mod engine_support;
+//! follows Parent links, and the CLI prints what the library builds (the exact tables are
+//! unit tests of the binary's `render` module).
 
 use std::path::Path;
 use std::process::Command;
 
-use engine_support::{build, Img, Kind};
+use crate::engine_support::{build, Img, Kind};
 use imgtar::engine::{
-    self, human, EngineError, Filters, HistoryItem, ImageInspect, ImageSummary, ListOptions,
+    self, EngineError, Filters, HistoryItem, ImageInspect, ImageSummary, ListOptions,
 };
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::Value;
@@ -71,6 +70,13 @@ fn api_examples_round_trip_through_the_types() {
 
 /// base ← mid (untagged) ← app, an unrelated tool, and an untagged orphan.
 fn archive() -> imgtar::Archive {
+    imgtar::read(std::io::Cursor::new(archive_bytes()))
+        .unwrap()
+        .archive
+}
+
+/// The bytes of [`archive`].
+fn archive_bytes() -> Vec<u8> {
     let l0: &[(&str, &str)] = &[("etc/os", "base-os")];
     let l1: &[(&str, &str)] = &[("lib/x", "0123456789")];
     let l2: &[(&str, &str)] = &[("app/bin", "app")];
@@ -93,9 +99,38 @@ fn archive() -> imgtar::Archive {
         Img::new(&[], "2019-01-01T00:00:00Z", &[&[("orphan", "o")]]),
     ];
     let built = build(Kind::DockerArchive, &imgs);
-    let report = imgtar::read(std::io::Cursor::new(built.bytes)).unwrap();
+    let report = imgtar::read(&built.bytes[..]).unwrap();
     assert!(report.is_valid(), "{:?}", report.findings);
-    report.archive
+    built.bytes
+}
+
+/// Runs the binary; standard output on success.
+fn cli(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_imgtar"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The table's cells of each line, split at runs of two or more spaces (no cell of these
+/// archives holds two spaces), and the offsets where the columns start.
+fn cells(table: &str) -> Vec<Vec<String>> {
+    table
+        .lines()
+        .map(|l| {
+            l.split("  ")
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .collect()
 }
 
 /// The listing as `tag-or-<none> ...` per image, newest first.
@@ -308,19 +343,31 @@ fn history_walks_the_parent_chain() {
         ["layer 2", "layer 1", "layer 0"]
     );
     assert_eq!(h[2].created, 1_546_300_800);
-    let table = human::history_table(&h, false, 1_700_000_000);
-    let lines: Vec<&str> = table.lines().collect();
+    // The binary prints these items as docker's table (its CREATED column follows the clock).
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a.tar");
+    std::fs::write(&file, archive_bytes()).unwrap();
+    let f = file.to_str().unwrap();
+    let table = cli(&["history", f, "app:2"]);
+    let rows = cells(&table);
     assert_eq!(
-        lines[0],
-        "IMAGE          CREATED       CREATED BY   SIZE      COMMENT"
+        cells(&table)[0],
+        ["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]
     );
-    assert_eq!(
-        lines[1],
-        format!(
-            "{}   4 years ago   layer 2      3B        ",
-            &id("app:1")[7..19]
-        )
-    );
+    assert!(table.starts_with("IMAGE          CREATED   "));
+    assert_eq!(rows.len(), 4, "{table}");
+    for (row, item) in rows[1..].iter().zip(&h) {
+        assert_eq!(row[0], item.id[7..19], "{table}");
+        assert!(row[1].ends_with(" years ago"), "{table}");
+        assert_eq!(
+            row[2..],
+            [item.created_by.clone(), format!("{}B", item.size)],
+            "{table}"
+        );
+    }
+    let json: Vec<HistoryItem> =
+        serde_json::from_str(&cli(&["history", f, "app:2", "--json"])).unwrap();
+    assert_eq!(json, h);
 }
 
 #[test]
@@ -390,28 +437,46 @@ fn inspect_fields() {
 fn images_table_like_docker() {
     let a = archive();
     let list = engine::list(&a, &ListOptions::default()).unwrap();
-    let t = human::images_table(&list, false, false, 1_700_000_000);
     let id = |q: &str| {
         engine::inspect(&a, a.find_image(Some(q)).unwrap(), &Default::default()).id[7..19]
             .to_string()
     };
-    let want = format!(
-        "REPOSITORY        TAG       IMAGE ID       CREATED         SIZE\n\
-         tool              latest    {}   22 months ago   1B\n\
-         app               1         {}   2 years ago     20B\n\
-         app               2         {}   2 years ago     20B\n\
-         example.com/app   1         {}   2 years ago     20B\n\
-         base              1         {}   3 years ago     7B\n\
-         <none>            <none>    {}   4 years ago     1B\n",
-        id("tool"),
-        id("app:1"),
-        id("app:1"),
-        id("app:1"),
-        id("base:1"),
-        &list[3].id[7..19]
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a.tar");
+    std::fs::write(&file, archive_bytes()).unwrap();
+    let f = file.to_str().unwrap();
+    let table = cli(&["ls", f]);
+    assert_eq!(
+        cells(&table)[0],
+        ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]
     );
-    assert_eq!(t, want);
-    let d = human::images_table(&list[..1], true, true, 1_700_000_000);
+    assert!(table.starts_with("REPOSITORY        TAG       IMAGE ID       CREATED   "));
+    // One row per name, newest image first; CREATED follows the clock.
+    let rows: Vec<Vec<String>> = cells(&table)
+        .into_iter()
+        .skip(1)
+        .map(|mut r| {
+            assert!(r[3].ends_with(" ago"), "{table}");
+            r.remove(3);
+            r
+        })
+        .collect();
+    let row = |repo: &str, tag: &str, id: String, size: &str| -> Vec<String> {
+        vec![repo.into(), tag.into(), id, size.into()]
+    };
+    assert_eq!(
+        rows,
+        [
+            row("tool", "latest", id("tool"), "1B"),
+            row("app", "1", id("app:1"), "20B"),
+            row("app", "2", id("app:1"), "20B"),
+            row("example.com/app", "1", id("app:1"), "20B"),
+            row("base", "1", id("base:1"), "7B"),
+            row("<none>", "<none>", list[3].id[7..19].to_string(), "1B"),
+        ],
+        "{table}"
+    );
+    let d = cli(&["ls", f, "tool", "--digests", "--no-trunc"]);
     assert!(
         d.starts_with("REPOSITORY   TAG       DIGEST    IMAGE ID"),
         "{d}"
@@ -419,6 +484,17 @@ fn images_table_like_docker() {
     assert!(
         d.contains(&format!("tool         latest    <none>    {}", list[0].id)),
         "{d}"
+    );
+    let json: Vec<ImageSummary> =
+        serde_json::from_str(&cli(&["ls", f, "--format", "json"])).unwrap();
+    assert_eq!(json.len(), list.len());
+    assert_eq!(
+        json.iter()
+            .map(|s| (&s.id, &s.repo_tags, s.size))
+            .collect::<Vec<_>>(),
+        list.iter()
+            .map(|s| (&s.id, &s.repo_tags, s.size))
+            .collect::<Vec<_>>()
     );
 }
 
@@ -487,4 +563,160 @@ fn cli_prints_the_golden_json() {
     );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 1);
+}
+
+// ---- one image per manifest ----
+
+/// The sample OCI layout whose index.json holds `descriptors` (each the manifest's
+/// descriptor with these annotations), written to a file in `dir`.
+fn oci_listing(
+    dir: &Path,
+    docker25: bool,
+    annotations: &[Option<Value>],
+) -> (std::path::PathBuf, crate::support::OciSave) {
+    use crate::support::{descriptor, Image, OciSave, MEDIA_MANIFEST};
+    let mut img = Image::sample();
+    img.repo_tags = vec![
+        "example.com/busybox:latest".into(),
+        "example.com/busybox:1.36".into(),
+    ];
+    let mut s = if docker25 {
+        OciSave::docker25(img)
+    } else {
+        OciSave::plain(img)
+    };
+    let d = descriptor(MEDIA_MANIFEST, &s.manifest_bytes());
+    let list: Vec<Value> = annotations
+        .iter()
+        .map(|a| {
+            let mut d = d.clone();
+            if let Some(a) = a {
+                d["annotations"] = a.clone();
+            }
+            d
+        })
+        .collect();
+    s.index["manifests"] = Value::Array(list);
+    let file = dir.join(if docker25 { "docker25.tar" } else { "oci.tar" });
+    std::fs::write(&file, s.build().bytes).unwrap();
+    (file, s)
+}
+
+#[test]
+fn one_manifest_under_two_ref_names_is_one_image_with_both_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let ref_name = |n: &str| Some(serde_json::json!({"org.opencontainers.image.ref.name": n}));
+    let (file, s) = oci_listing(
+        dir.path(),
+        false,
+        &[
+            ref_name("example.com/busybox:latest"),
+            ref_name("example.com/busybox:1.36"),
+        ],
+    );
+    let report = imgtar::open(&file).unwrap();
+    assert!(report.is_valid(), "{:#?}", report.findings);
+    let images = &report.archive.images;
+    assert_eq!(images.len(), 1, "{images:#?}");
+    let img = &images[0];
+    assert_eq!(
+        img.ref_names,
+        ["example.com/busybox:latest", "example.com/busybox:1.36"]
+    );
+    assert_eq!(img.repo_tags, img.ref_names);
+    assert_eq!(
+        img.manifest_digest.as_ref().map(ToString::to_string),
+        Some(s.manifest_digest())
+    );
+    let id = img.id_hex().unwrap()[..12].to_string();
+    for name in [
+        id.as_str(),
+        "example.com/busybox:1.36",
+        "example.com/busybox",
+    ] {
+        assert_eq!(
+            report.archive.find_image(Some(name)).unwrap(),
+            img,
+            "{name}"
+        );
+    }
+    // The commands that name one image take its ID prefix (they said "matches 2 images").
+    let f = file.to_str().unwrap();
+    let tree = cli(&["tree", f, &id]);
+    assert!(tree.contains("/etc/hello"), "{tree}");
+    let inspect: Vec<ImageInspect> = serde_json::from_str(&cli(&["inspect", f, &id])).unwrap();
+    assert_eq!(inspect.len(), 1);
+    assert_eq!(inspect[0].id, format!("sha256:{}", img.id_hex().unwrap()));
+    assert_eq!(inspect[0].repo_tags.len(), 2, "{:?}", inspect[0].repo_tags);
+    let history: Vec<HistoryItem> =
+        serde_json::from_str(&cli(&["history", f, &id, "--json"])).unwrap();
+    assert_eq!(history.len(), 3);
+    let ls: Vec<ImageSummary> = serde_json::from_str(&cli(&["ls", f, "--json"])).unwrap();
+    assert_eq!(ls.len(), 1);
+    // Listed once by inspect without names too.
+    let all: Vec<ImageInspect> = serde_json::from_str(&cli(&["inspect", f])).unwrap();
+    assert_eq!(all.len(), 1);
+}
+
+#[test]
+fn a_manifest_listed_twice_in_index_json_is_one_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let named = Some(
+        serde_json::json!({"org.opencontainers.image.ref.name": "example.com/busybox:latest"}),
+    );
+    for (what, annotations) in [
+        ("unnamed twice", vec![None, None]),
+        ("same name twice", vec![named.clone(), named.clone()]),
+        ("named and unnamed", vec![named.clone(), None]),
+    ] {
+        let (file, _) = oci_listing(dir.path(), false, &annotations);
+        let report = imgtar::open(&file).unwrap();
+        assert!(report.is_valid(), "{what}: {:#?}", report.findings);
+        assert_eq!(report.archive.images.len(), 1, "{what}");
+        let img = &report.archive.images[0];
+        let want: Vec<String> = if annotations.iter().any(Option::is_some) {
+            vec!["example.com/busybox:latest".into()]
+        } else {
+            vec![]
+        };
+        assert_eq!(img.ref_names, want, "{what}");
+        assert_eq!(img.repo_tags, want, "{what}");
+        let list = engine::list(&report.archive, &ListOptions::default().all(true)).unwrap();
+        assert_eq!(list.len(), 1, "{what}");
+        let id = img.id_hex().unwrap()[..12].to_string();
+        cli(&["tree", file.to_str().unwrap(), &id]);
+    }
+}
+
+#[test]
+fn docker25_names_its_image_once_with_every_index_entry() {
+    // Docker 25 lists an image once per tag in index.json, each with its ref name.
+    let dir = tempfile::tempdir().unwrap();
+    let entry = |tag: &str| {
+        Some(serde_json::json!({
+            "io.containerd.image.name": format!("example.com/busybox:{tag}"),
+            "org.opencontainers.image.ref.name": tag,
+        }))
+    };
+    let (file, s) = oci_listing(dir.path(), true, &[entry("latest"), entry("1.36")]);
+    let report = imgtar::open(&file).unwrap();
+    assert!(report.is_valid(), "{:#?}", report.findings);
+    assert_eq!(report.archive.layout, imgtar::Layout::DockerOci);
+    let images = &report.archive.images;
+    assert_eq!(images.len(), 1);
+    assert_eq!(
+        images[0].repo_tags,
+        ["example.com/busybox:latest", "example.com/busybox:1.36"]
+    );
+    assert_eq!(images[0].ref_names, ["latest", "1.36"]);
+    assert_eq!(
+        images[0].manifest_digest.as_ref().map(ToString::to_string),
+        Some(s.manifest_digest())
+    );
+    let id = images[0].id_hex().unwrap()[..12].to_string();
+    let f = file.to_str().unwrap();
+    cli(&["tree", f, &id]);
+    cli(&["history", f, &id]);
+    let inspect: Vec<ImageInspect> = serde_json::from_str(&cli(&["inspect", f, &id])).unwrap();
+    assert_eq!(inspect.len(), 1);
 }

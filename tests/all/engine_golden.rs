@@ -1,8 +1,9 @@
 //! Golden files: for every real tarball in `testdata/real/`, the Engine API JSON imgtar
-//! derives (inspect with `Manifests`, the default image list, and the history of each image)
+//! derives (inspect with `Manifests` and the history of each image of `Archive::images`, and
+//! the default image list)
 //! is checked in under `testdata/golden/{inspect,ls,history}/<file>.json` and compared here.
 //!
-//! `IMGTAR_BLESS=1 cargo test --test engine_golden` rewrites them; review the diff.
+//! `IMGTAR_BLESS=1 cargo test --test all engine_golden` rewrites them; review the diff.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -32,13 +33,15 @@ fn render(file: &str) -> [Value; 3] {
         .open(root().join("testdata/real").join(file))
         .unwrap_or_else(|e| panic!("{file}: {e}"));
     let a = &report.archive;
-    let inspect: Vec<_> = engine::images(a)
-        .into_iter()
+    let inspect: Vec<_> = a
+        .images
+        .iter()
         .map(|i| engine::inspect(a, i, &InspectOptions::default().manifests(true)))
         .collect();
     let ls = engine::list(a, &ListOptions::default()).unwrap();
-    let history: Vec<Value> = engine::images(a)
-        .into_iter()
+    let history: Vec<Value> = a
+        .images
+        .iter()
         .map(|i| match engine::history(a, i) {
             Ok(items) => json!({ "Image": i.id_hex(), "History": items }),
             Err(e) => json!({ "Image": i.id_hex(), "Error": e.to_string() }),

@@ -135,6 +135,48 @@ pub fn clean(name: &str) -> String {
     parts.join("/")
 }
 
+/// PAX extended-header records (`"%d %s=%s\n"`) for the content of an `x` or `g` member.
+pub fn pax_records(records: &[(&str, &str)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (k, v) in records {
+        let body = format!(" {k}={v}\n");
+        let mut len = body.len() + 1;
+        while format!("{len}{body}").len() != len {
+            len += 1;
+        }
+        out.extend_from_slice(format!("{len}{body}").as_bytes());
+    }
+    out
+}
+
+/// One 512-byte GNU header block for an entry of `size` bytes (for smuggling a header where
+/// data should be).
+pub fn header_block(name: &str, typeflag: u8, size: u64) -> Vec<u8> {
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    h.set_size(size);
+    {
+        let old = h.as_old_mut();
+        old.name[..name.len()].copy_from_slice(name.as_bytes());
+        old.linkflag[0] = typeflag;
+    }
+    h.set_cksum();
+    h.as_bytes().to_vec()
+}
+
+/// Overwrites bytes `start..start + value.len()` of the header block at `header` and fixes
+/// its checksum.
+pub fn patch_header(bytes: &mut [u8], header: u64, start: usize, value: &[u8]) {
+    let h = &mut bytes[header as usize..header as usize + 512];
+    h[start..start + value.len()].copy_from_slice(value);
+    h[148..156].copy_from_slice(b"        ");
+    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Plan / Built: exact tar members
 // ---------------------------------------------------------------------------------------------

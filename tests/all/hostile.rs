@@ -1,13 +1,11 @@
-//! Hostile inputs: each must give a clear finding or error with the stated code, never a
-//! panic or a hang, and the same result whether the input arrives at once, a few bytes at a
-//! time, or from a file.
-
-mod support;
+//! Hostile inputs: each must give a clear finding with the stated code, never a panic or a
+//! hang, and the same result whether the input arrives at once, a few bytes at a time, or
+//! from a file. Damaged bytes are findings of a report; only a failing reader is an error.
 
 use std::io::{self, Read};
 
-use imgtar::{Code, Error, Limits, Reader, Report, Severity};
-use support::*;
+use crate::support::*;
+use imgtar::{Code, Limits, Reader, Report, Severity};
 
 /// Returns at most `n` bytes per read.
 struct Chunks<'a>(&'a [u8], usize);
@@ -120,7 +118,7 @@ fn absolute_names_are_reported_and_cleaned() {
     let bytes = sample_with(|p| p.file("/etc/passwd", b"root"));
     let r = findings(&bytes);
     assert_has(&r, Code::AbsolutePath, Severity::Warning);
-    assert!(r.archive.member("etc/passwd").is_some());
+    assert!(r.archive.member(&"etc/passwd".into()).is_some());
 }
 
 #[test]
@@ -220,11 +218,12 @@ fn duplicate_members_last_wins_and_a_differing_copy_is_an_error() {
 #[test]
 fn truncated_archives_at_every_kind_of_boundary() {
     let bytes = DockerSave::sample().build().bytes;
+    // Shorter than one block: not a tar (a report that says so, not an error).
     for cut in [100, 511] {
-        assert!(matches!(
-            read_all_ways(&bytes[..cut], Limits::default()),
-            Err(Error::NotTar { .. })
-        ));
+        let r = findings(&bytes[..cut]);
+        assert_has(&r, Code::NotATar, Severity::Error);
+        assert!(!r.is_valid() && !r.is_complete());
+        assert!(r.archive.members.is_empty());
     }
     for cut in [512, 700, 1024, bytes.len() / 2, bytes.len() - 1500] {
         let r = findings(&bytes[..cut]);
@@ -271,33 +270,51 @@ fn bad_checksum_negative_and_huge_sizes() {
 #[test]
 fn double_compression_is_named() {
     let bytes = gzip(&gzip(&DockerSave::sample().build().bytes));
-    match read_all_ways(&bytes, Limits::default()) {
-        Err(Error::NotTar { reason, .. }) => {
-            assert!(reason.contains("gzip-compressed again"), "{reason}")
-        }
-        other => panic!("{other:?}"),
-    }
+    let r = findings(&bytes);
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.code == Code::DoubleCompression)
+        .unwrap_or_else(|| panic!("double-compression: {:#?}", r.findings));
+    assert_eq!(f.severity, Severity::Error);
+    assert!(f.message.contains("gzip-compressed again"), "{}", f.message);
+    assert!(!r.is_valid() && r.archive.members.is_empty());
 }
 
 #[test]
 fn decompression_bombs_stop_at_the_limits() {
     // An outer zstd bomb: 64 MiB of zeros after a valid archive start.
+    // The archive itself is complete; the bomb is trailing zeros no one needs, but reading
+    // stops at the limit and says so.
     let mut tar = DockerSave::sample().build().bytes;
     tar.extend(std::iter::repeat_n(0u8, 64 << 20));
-    match read_all_ways(&zstd(&tar), Limits::default()) {
-        Err(Error::Limit { limit, .. }) => assert_eq!(limit, "max_decompression_ratio"),
-        other => panic!("{other:?}"),
-    }
+    let limit_finding = |r: &Report| -> imgtar::Finding {
+        r.findings
+            .iter()
+            .find(|f| f.code == Code::LimitExceeded)
+            .cloned()
+            .unwrap_or_else(|| panic!("limit-exceeded: {:#?}", r.findings))
+    };
+    let r = read_all_ways(&zstd(&tar), Limits::default()).expect("a report");
+    let f = limit_finding(&r);
+    assert!(
+        f.message.contains("max_decompression_ratio"),
+        "{}",
+        f.message
+    );
+    assert!(!r.is_valid() && !r.is_complete());
     // The same under a byte limit, with gzip (whose ratio cannot pass about 1032:1).
     let mut l = Limits::default();
     l.max_decompressed_bytes = 1 << 20;
-    match read_all_ways(&gzip(&tar), l) {
-        Err(Error::Limit { limit, value, max }) => {
-            assert_eq!(limit, "max_decompressed_bytes");
-            assert!(value > max);
-        }
-        other => panic!("{other:?}"),
-    }
+    let r = read_all_ways(&gzip(&tar), l).expect("a report");
+    let f = limit_finding(&r);
+    assert!(
+        f.message.contains("max_decompressed_bytes is ")
+            && f.message.contains(&format!("the limit is {}", 1 << 20)),
+        "{}",
+        f.message
+    );
+    assert!(!r.is_valid());
     // A layer bomb is a finding: the rest of the archive is still checked.
     let bomb = Plan::new()
         .file("zeros", &vec![0u8; 48 << 20])
@@ -323,13 +340,30 @@ fn non_tar_input_and_a_layer_that_is_not_a_tar() {
         &[0xffu8; 4096][..],
         b"{\"a\":1}",
     ] {
-        assert!(matches!(
-            read_all_ways(junk, Limits::default()),
-            Err(Error::NotTar { .. })
-        ));
+        let r = findings(junk);
+        assert_has(&r, Code::NotATar, Severity::Error);
+        assert!(!r.is_valid() && r.archive.members.is_empty());
     }
     let r = findings(&sample_with_top_layer(
         b"this is not a tar, just text".repeat(40),
     ));
     assert_has(&r, Code::LayerNotTar, Severity::Error);
+}
+
+#[test]
+fn a_cut_compressed_archive_says_where_in_the_compressed_input() {
+    let tar = DockerSave::sample().build().bytes;
+    let z = gzip(&tar);
+    let cut = &z[..z.len() / 2];
+    let r = findings(cut);
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.code == Code::TruncatedArchive)
+        .unwrap_or_else(|| panic!("truncated-archive: {:#?}", r.findings));
+    assert_eq!(f.severity, Severity::Error);
+    let c = f.compressed_offset.expect("a compressed offset");
+    assert!(c <= cut.len() as u64, "{c} > {}", cut.len());
+    assert!(f.offset.is_some_and(|o| o < tar.len() as u64), "{f}");
+    assert!(!r.is_valid() && !r.is_complete());
 }
