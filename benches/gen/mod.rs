@@ -539,32 +539,24 @@ fn make_pool(rng: &mut Rng, size: usize) -> Vec<u8> {
     let mut vocab: Vec<Vec<u8>> = (0..4000)
         .map(|_| letters(rng, 2, 11).into_bytes())
         .collect();
-    for w in [
+    #[rustfmt::skip]
+    const PUNCT: &[&str] = &[
         "\n", "\n", "  ", "\t", "{", "}", "(", ")", "=", ";", ":", ",", ".", "/", "_", "0", "1",
         "2", "#", "\"", "'", "<", ">", "-",
-    ] {
+    ];
+    for w in PUNCT {
         vocab.push(w.as_bytes().to_vec());
     }
     let text_cum = zipf_cum(vocab.len(), 1.05);
     // code-like: short byte sequences drawn from a skewed byte distribution (lots of
     // 0x00/0xff/REX prefixes), combined with zipf weights
     let mut table = Vec::with_capacity(256);
-    for (b, w) in [
-        (0x00u8, 40),
-        (0xff, 10),
-        (0x48, 8),
-        (0x89, 6),
-        (0x8b, 6),
-        (0xe8, 4),
-        (0x0f, 4),
-        (0x24, 3),
-        (0x44, 3),
-        (0x4c, 3),
-        (0x85, 2),
-        (0xc3, 2),
-        (0x74, 2),
-        (0x75, 2),
-    ] {
+    #[rustfmt::skip]
+    const SKEW: &[(u8, usize)] = &[
+        (0x00, 40), (0xff, 10), (0x48, 8), (0x89, 6), (0x8b, 6), (0xe8, 4), (0x0f, 4), (0x24, 3),
+        (0x44, 3), (0x4c, 3), (0x85, 2), (0xc3, 2), (0x74, 2), (0x75, 2),
+    ];
+    for &(b, w) in SKEW {
         table.extend(std::iter::repeat_n(b, w));
     }
     while table.len() < 256 {
@@ -722,11 +714,6 @@ impl LayerSink {
             Encoder::Zstd(w) => w.finish()?,
         };
         file.flush()?;
-        file.inner
-            .into_inner()
-            .map_err(|e| e.into_error())?
-            .sync_data()
-            .ok();
         Ok((sha_hex(self.diff), self.n, sha_hex(file.hash), file.n))
     }
 }
@@ -743,74 +730,33 @@ fn sha(b: &[u8]) -> String {
 // filesystem model
 // ------------------------------------------------------------------------------------------
 
+#[rustfmt::skip]
 const BASE_DIRS: &[&str] = &[
-    "bin",
-    "sbin",
-    "etc",
-    "etc/apt",
-    "etc/ssl",
-    "etc/ssl/certs",
-    "lib",
-    "lib/x86_64-linux-gnu",
-    "usr",
-    "usr/bin",
-    "usr/sbin",
-    "usr/lib",
-    "usr/lib/x86_64-linux-gnu",
-    "usr/lib/python3",
-    "usr/lib/python3/dist-packages",
-    "usr/share",
-    "usr/share/doc",
-    "usr/share/man",
-    "usr/share/man/man1",
-    "usr/share/locale",
-    "usr/share/zoneinfo",
-    "usr/include",
-    "usr/local",
-    "usr/local/bin",
-    "usr/local/lib",
-    "usr/local/lib/node_modules",
-    "var",
-    "var/lib",
-    "var/lib/dpkg",
-    "var/lib/dpkg/info",
-    "var/cache",
-    "var/log",
-    "opt",
-    "root",
-    "tmp",
-    "home",
-    "app",
-    "app/src",
+    "bin", "sbin", "etc", "etc/apt", "etc/ssl", "etc/ssl/certs", "lib", "lib/x86_64-linux-gnu",
+    "usr", "usr/bin", "usr/sbin", "usr/lib", "usr/lib/x86_64-linux-gnu", "usr/lib/python3",
+    "usr/lib/python3/dist-packages", "usr/share", "usr/share/doc", "usr/share/man",
+    "usr/share/man/man1", "usr/share/locale", "usr/share/zoneinfo", "usr/include", "usr/local",
+    "usr/local/bin", "usr/local/lib", "usr/local/lib/node_modules", "var", "var/lib",
+    "var/lib/dpkg", "var/lib/dpkg/info", "var/cache", "var/log", "opt", "root", "tmp", "home",
+    "app", "app/src",
 ];
+#[rustfmt::skip]
 const DEEP_BASES: &[&str] = &[
-    "usr/lib/python3/dist-packages",
-    "usr/local/lib/node_modules",
-    "usr/share/doc",
-    "usr/lib/x86_64-linux-gnu",
-    "usr/share/locale",
-    "usr/include",
-    "app/src",
-    "usr/share/zoneinfo",
-    "etc",
-    "var/lib/dpkg/info",
-    "opt",
-    "usr/share/man",
+    "usr/lib/python3/dist-packages", "usr/local/lib/node_modules", "usr/share/doc",
+    "usr/lib/x86_64-linux-gnu", "usr/share/locale", "usr/include", "app/src", "usr/share/zoneinfo",
+    "etc", "var/lib/dpkg/info", "opt", "usr/share/man",
 ];
+#[rustfmt::skip]
 const EXTS: &[&str] = &[
     "", "", "", ".so", ".so.1", ".so.6", ".py", ".pyc", ".js", ".json", ".h", ".txt", ".gz",
     ".conf", ".md", ".html", ".mo", ".css", ".list", ".md5sums", ".rb", ".go", ".ts", ".map",
 ];
 const EXEC_DIRS: &[&str] = &["bin", "sbin", "usr/bin", "usr/sbin", "usr/local/bin"];
+#[rustfmt::skip]
 const UNICODE_NAMES: &[&str] = &[
-    "résumé",
-    "naïve-café",
-    "日本語",
-    "данные",
-    "über-straße",
-    "emoji-✓",
-    "ελληνικά",
+    "résumé", "naïve-café", "日本語", "данные", "über-straße", "emoji-✓", "ελληνικά",
 ];
+#[rustfmt::skip]
 const CAP_NET_RAW: [u8; 20] = [
     0x01, 0x00, 0x00, 0x02, 0x00, 0x20, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 ];
@@ -1598,7 +1544,8 @@ fn write_outer(out_path: &Path, mut items: Vec<OuterItem>) -> io::Result<()> {
         }
     }
     f.write_all(&[0u8; 2 * BLOCK])?;
-    f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    f.flush()?;
+    drop(f);
     std::fs::rename(&tmp, out_path)
 }
 
