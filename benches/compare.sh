@@ -20,6 +20,9 @@
 # so peak RSS should not grow with the image size.
 # Needs: python3 (for the table), openssl, skopeo, GNU time (/usr/bin/time). The page cache is
 # warm: every file is read once before timing. Peak disk use is about 16 GiB.
+# On a shared machine, WAIT_IDLE=SECONDS waits (at most that long) before each timing until the
+# other processes leave the CPUs at least 90 % idle; each result line records how busy they
+# were just before (the last column of $WORK/results.txt), and the table says the median.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}
@@ -72,8 +75,24 @@ TOOLS="file pipe ring openssl skopeo ls"
 RES="$WORK/results.txt"
 : > "$RES"
 
+busy() { # percent of all CPU time not idle over half a second
+  local u n s i w x y z t1 i1
+  read -r _ u n s i w x y z _ < /proc/stat
+  t1=$((u + n + s + i + w + x + y + z)) i1=$((i + w))
+  sleep 0.5
+  read -r _ u n s i w x y z _ < /proc/stat
+  echo $(( 100 * ((u + n + s + i + w + x + y + z - t1) - (i + w - i1)) / (u + n + s + i + w + x + y + z - t1 + 1) ))
+}
+wait_idle() { # prints how busy the machine was when the wait ended
+  local end=$((SECONDS + ${WAIT_IDLE:-0})) b
+  b=$(busy)
+  while [ "$b" -gt 10 ] && [ "$SECONDS" -lt "$end" ]; do b=$(busy); done
+  echo "$b"
+}
+
 measure() { # image tool
-  local f="$WORK/$1.tar" t
+  local f="$WORK/$1.tar" t b
+  b=$(wait_idle)
   t=$(mktemp)
   case "$2" in
     file)    /usr/bin/time -f "%e %M" -o "$t" "$IMGTAR" validate "$f" >/dev/null ;;
@@ -85,7 +104,7 @@ measure() { # image tool
              rm -rf "$WORK/oci-out" ;;
     ls)      /usr/bin/time -f "%e %M" -o "$t" "$IMGTAR" "$LS" "$f" >/dev/null ;;
   esac
-  echo "$1 $2 $(tail -1 "$t")" >> "$RES"
+  echo "$1 $2 $(tail -1 "$t") $b" >> "$RES"
   rm -f "$t"
 }
 
@@ -102,10 +121,11 @@ done
 python3 - "$RES" "$WORK" <<'PY'
 import os, statistics, sys, collections
 res, work = sys.argv[1], sys.argv[2]
-wall = collections.defaultdict(list); rss = collections.defaultdict(list)
+wall = collections.defaultdict(list); rss = collections.defaultdict(list); busy = []
 for line in open(res):
-    img, tool, sec, kib = line.split()
+    img, tool, sec, kib, *rest = line.split()
     wall[img, tool].append(float(sec)); rss[img, tool].append(int(kib))
+    busy += [int(b) for b in rest]
 med = lambda k: statistics.median(wall[k])
 imgs = sorted({i for i, _ in wall}, key=lambda i: (not i.endswith('2g'), i))
 print("| image | size | imgtar file | imgtar pipe | imgtar (ring) file | openssl | skopeo copy | imgtar ls | file/openssl | pipe/openssl | skopeo/imgtar | peak RSS file / pipe |")
@@ -121,6 +141,9 @@ for fam in ("legacy", "docker25", "gzip", "zstd"):
     big, small = max(rss[fam + "-2g", "file"]), max(rss[fam + "-200m", "file"])
     print(f"- {fam}: peak RSS 2 GiB / 200 MiB = {big/1024:.1f} / {small/1024:.1f} MiB ({(big/small - 1)*100:+.0f}%)")
 print(f"\nMedians of {len(wall[imgs[0], 'file'])} runs each; wall time and peak RSS from /usr/bin/time.")
+if busy:
+    print(f"CPUs busy with other work just before a timing: median {statistics.median(busy):.0f} %, "
+          f"max {max(busy)} % (WAIT_IDLE={os.environ.get('WAIT_IDLE', '0')}).")
 times = os.path.join(work, "generate-times.txt")
 if os.path.exists(times):
     gen = dict(line.split() for line in open(times))
