@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Side-by-side comparison of full validation against the sha256 floor and a peer.
 #
-# Generates 2 GiB and 200 MiB images (Docker 1.10-24 legacy layout, Docker 25 layout, and
-# Docker 25 layout with gzip layers) with ../shared/tools/make-big-image.py, then times, several
-# times each and interleaved so that all tools see the same machine state:
+# Generates 2 GiB and 200 MiB images (Docker 1.10-24 legacy layout, Docker 25 layout, Docker 25
+# layout with gzip layers and with zstd layers) with the project's generator (benches/gen, run
+# as `cargo run --release --example make-image`), then times, several times each and
+# interleaved so that all tools see the same machine state:
 #   imgtar validate FILE        (default build: sha2 crate, parallel indexed walk)
 #   imgtar validate - < pipe    (cat FILE | imgtar validate -: one streaming pass)
 #   imgtar-ring validate FILE   (built with --features ring: sha256 through ring)
@@ -12,55 +13,86 @@
 #   imgtar ls FILE              (metadata only)
 # and prints medians, ratios and peak RSS (/usr/bin/time) as Markdown.
 #
-# Usage: benches/compare.sh [RUNS]        (default 3; images are cached in $WORK; RUNS=0 only
-#                                          generates them)
+# Usage: benches/compare.sh [RUNS]        (default 3; images are cached in $WORK and written
+#                                          again when the generator's VERSION changes; RUNS=0
+#                                          only generates them)
 # Both sizes have the same metadata (8 layers of 3000 files, the generator's default density),
 # so peak RSS should not grow with the image size.
-# Needs: python3, openssl, skopeo, GNU time (/usr/bin/time). The page cache is warm: every
-# file is read once before timing.
+# Needs: python3 (for the table), openssl, skopeo, GNU time (/usr/bin/time). The page cache is
+# warm: every file is read once before timing. Peak disk use is about 16 GiB.
+# On a shared machine, WAIT_IDLE=SECONDS waits (at most that long) before each timing until the
+# other processes leave the CPUs at least 90 % idle; each result line records how busy they
+# were just before (the last column of $WORK/results.txt), and the table says the median.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}
 WORK=${WORK:-target/compare}
-GEN=../shared/tools/make-big-image.py
 mkdir -p "$WORK"
 
 for tool in python3 openssl skopeo /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "compare.sh needs $tool (apt-get install skopeo time openssl)" >&2; exit 2; }
 done
-[ -f "$GEN" ] || { echo "compare.sh needs $GEN" >&2; exit 2; }
 
 cargo build --release --quiet
+cargo build --release --quiet --example make-image
 cargo build --release --quiet --features ring --target-dir target/ring
 IMGTAR=target/release/imgtar
 IMGTAR_RING=target/ring/release/imgtar
+GEN=target/release/examples/make-image
 LS=ls
 "$IMGTAR" ls --help >/dev/null 2>&1 || LS=inspect   # before the ls command existed
 
-gen() { # name format size_mib [--gzip-layers]
-  local out="$WORK/$1.tar"
+# Cached images are from an older generator when its VERSION changed: write them again.
+GEN_VERSION=$(sed -n 's/^pub const VERSION: u32 = \([0-9]*\);/\1/p' benches/gen/mod.rs)
+if [ "$(cat "$WORK/generator-version" 2>/dev/null)" != "$GEN_VERSION" ]; then
+  rm -f "$WORK"/*.tar "$WORK/generate-times.txt"
+  echo "$GEN_VERSION" > "$WORK/generator-version"
+fi
+
+gen() { # name format size_mib [--gzip-layers|--zstd-layers]
+  local out="$WORK/$1.tar" start
   if [ ! -f "$out" ]; then
     echo "generating $out" >&2
-    python3 "$GEN" -o "$out.part" --size-mib "$3" --layers 8 --files-per-layer 3000 \
+    start=$(date +%s%N)
+    "$GEN" -o "$out.part" --size-mib "$3" --layers 8 --files-per-layer 3000 \
       --format "$2" --seed 7 ${4:-} >&2
     mv "$out.part" "$out"
+    echo "$1 $((($(date +%s%N) - start) / 1000000))" >> "$WORK/generate-times.txt"   # ms
   fi
 }
 gen legacy-2g legacy 2048
 gen docker25-2g docker25 2048
 gen gzip-2g docker25 2048 --gzip-layers
+gen zstd-2g docker25 2048 --zstd-layers
 gen legacy-200m legacy 200
 gen docker25-200m docker25 200
 gen gzip-200m docker25 200 --gzip-layers
+gen zstd-200m docker25 200 --zstd-layers
 
 [ "$RUNS" -gt 0 ] || exit 0
-IMAGES="legacy-2g docker25-2g gzip-2g legacy-200m docker25-200m gzip-200m"
+IMAGES="legacy-2g docker25-2g gzip-2g zstd-2g legacy-200m docker25-200m gzip-200m zstd-200m"
 TOOLS="file pipe ring openssl skopeo ls"
 RES="$WORK/results.txt"
 : > "$RES"
 
+busy() { # percent of all CPU time not idle over half a second
+  local u n s i w x y z t1 i1
+  read -r _ u n s i w x y z _ < /proc/stat
+  t1=$((u + n + s + i + w + x + y + z)) i1=$((i + w))
+  sleep 0.5
+  read -r _ u n s i w x y z _ < /proc/stat
+  echo $(( 100 * ((u + n + s + i + w + x + y + z - t1) - (i + w - i1)) / (u + n + s + i + w + x + y + z - t1 + 1) ))
+}
+wait_idle() { # prints how busy the machine was when the wait ended
+  local end=$((SECONDS + ${WAIT_IDLE:-0})) b
+  b=$(busy)
+  while [ "$b" -gt 10 ] && [ "$SECONDS" -lt "$end" ]; do b=$(busy); done
+  echo "$b"
+}
+
 measure() { # image tool
-  local f="$WORK/$1.tar" t
+  local f="$WORK/$1.tar" t b
+  b=$(wait_idle)
   t=$(mktemp)
   case "$2" in
     file)    /usr/bin/time -f "%e %M" -o "$t" "$IMGTAR" validate "$f" >/dev/null ;;
@@ -72,7 +104,7 @@ measure() { # image tool
              rm -rf "$WORK/oci-out" ;;
     ls)      /usr/bin/time -f "%e %M" -o "$t" "$IMGTAR" "$LS" "$f" >/dev/null ;;
   esac
-  echo "$1 $2 $(tail -1 "$t")" >> "$RES"
+  echo "$1 $2 $(tail -1 "$t") $b" >> "$RES"
   rm -f "$t"
 }
 
@@ -89,10 +121,11 @@ done
 python3 - "$RES" "$WORK" <<'PY'
 import os, statistics, sys, collections
 res, work = sys.argv[1], sys.argv[2]
-wall = collections.defaultdict(list); rss = collections.defaultdict(list)
+wall = collections.defaultdict(list); rss = collections.defaultdict(list); busy = []
 for line in open(res):
-    img, tool, sec, kib = line.split()
+    img, tool, sec, kib, *rest = line.split()
     wall[img, tool].append(float(sec)); rss[img, tool].append(int(kib))
+    busy += [int(b) for b in rest]
 med = lambda k: statistics.median(wall[k])
 imgs = sorted({i for i, _ in wall}, key=lambda i: (not i.endswith('2g'), i))
 print("| image | size | imgtar file | imgtar pipe | imgtar (ring) file | openssl | skopeo copy | imgtar ls | file/openssl | pipe/openssl | skopeo/imgtar | peak RSS file / pipe |")
@@ -104,8 +137,16 @@ for i in imgs:
           f"{med((i,'file'))/med((i,'openssl')):.2f} | {med((i,'pipe'))/med((i,'openssl')):.2f} | "
           f"{med((i,'skopeo'))/med((i,'file')):.1f}x | {max(rss[i,'file'])/1024:.1f} / {max(rss[i,'pipe'])/1024:.1f} MiB |")
 print()
-for fam in ("legacy", "docker25", "gzip"):
+for fam in ("legacy", "docker25", "gzip", "zstd"):
     big, small = max(rss[fam + "-2g", "file"]), max(rss[fam + "-200m", "file"])
     print(f"- {fam}: peak RSS 2 GiB / 200 MiB = {big/1024:.1f} / {small/1024:.1f} MiB ({(big/small - 1)*100:+.0f}%)")
 print(f"\nMedians of {len(wall[imgs[0], 'file'])} runs each; wall time and peak RSS from /usr/bin/time.")
+if busy:
+    print(f"CPUs busy with other work just before a timing: median {statistics.median(busy):.0f} %, "
+          f"max {max(busy)} % (WAIT_IDLE={os.environ.get('WAIT_IDLE', '0')}).")
+times = os.path.join(work, "generate-times.txt")
+if os.path.exists(times):
+    gen = dict(line.split() for line in open(times))
+    print("Generating the images (make-image, when not cached): " +
+          ", ".join(f"{i} {int(gen[i]) / 1000:.1f} s" for i in imgs if i in gen) + ".")
 PY

@@ -1,5 +1,6 @@
-//! Criterion benches of the reader, on `docker save` tarballs generated at bench time by
-//! `../shared/tools/make-big-image.py` into `target/bench-images` (never committed).
+//! Criterion benches of the reader, on `docker save` tarballs generated at bench time by the
+//! project's own generator (`benches/gen/`, also `cargo run --example make-image`) into
+//! `target/bench-images` (cached there, never committed).
 //! Size: `IMGTAR_BENCH_MIB` (default 64) MiB of layer data in 4 layers.
 //!
 //! - `validate/*`: full validation of the tarball held in memory, one streaming pass
@@ -14,40 +15,41 @@
 //!
 //! Run: `cargo bench --bench read`
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
+// The generator is shared with the `make-image` example, which uses other parts of it.
+#[allow(dead_code)]
+#[path = "gen/mod.rs"]
+mod imggen;
+
 fn generated(format: &str, gzip: bool, mib: u64) -> Option<PathBuf> {
-    let tool = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/make-big-image.py");
-    if !tool.is_file() {
-        eprintln!("skipping {format}: {} not found", tool.display());
-        return None;
-    }
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-images");
     std::fs::create_dir_all(&dir).ok()?;
+    // The generator's version is in the name, so a changed generator regenerates.
     let out = dir.join(format!(
-        "{format}-{mib}{}.tar",
-        if gzip { "-gz" } else { "" }
+        "{format}-{mib}{}-g{}.tar",
+        if gzip { "-gz" } else { "" },
+        imggen::VERSION
     ));
     if !out.is_file() {
-        let mut cmd = Command::new("python3");
-        cmd.arg(&tool).arg("-o").arg(&out).args([
-            "--size-mib",
-            &mib.to_string(),
-            "--layers",
-            "4",
-            "--format",
-            format,
-            "--seed",
-            "1",
-        ]);
-        if gzip {
-            cmd.arg("--gzip-layers");
-        }
-        let status = cmd.status().ok()?;
-        if !status.success() {
+        let options = imggen::Options {
+            output: out.clone(),
+            size_mib: mib as f64,
+            layers: 4,
+            format: imggen::Format::parse(format)?,
+            compression: if gzip {
+                imggen::LayerCompression::Gzip(6)
+            } else {
+                imggen::LayerCompression::None
+            },
+            seed: 1,
+            progress: true,
+            ..imggen::Options::default()
+        };
+        if let Err(e) = imggen::generate(&options) {
+            eprintln!("skipping {format}: generating {}: {e}", out.display());
             return None;
         }
     }
