@@ -274,6 +274,19 @@ fn stable_messages_hide_run_dependent_paths() {
          28cfe03618aa2e914e81fdd90345245c15f4478e35252c06ca52d238fd3cc694/json: x\n\
          * oci: oci:<input>:: open /var/tmp/ociN/index.json: y"
     );
+    let ctr =
+        "time=\"2026-12-01T17:58:30Z\" level=info msg=\"apply failure\" key=\"extract-1 a\"\n\
+               ctr: wrong diff id\n\
+               blob to file \"/tmp/imgtar-loaders-AbC123/podman/store/tmp/storage409358266/8\"";
+    assert_eq!(
+        loaders::stable_text(ctr, input, root),
+        "ctr: wrong diff id\nblob to file \"<tmp>/podman/store/tmp/storageN/N\""
+    );
+    assert_eq!(
+        loaders::stable_tag("import-2026-12-01:UPPERCASE"),
+        "import-<date>:UPPERCASE"
+    );
+    assert_eq!(loaders::stable_tag("import-x:latest"), "import-x:latest");
 }
 
 /// Member names of a plain tar (ustar/GNU headers; enough for what dockerd writes).

@@ -183,7 +183,11 @@ impl Outcome {
             "verdict": self.verdict.as_str(),
             "exit_code": self.exit_code,
             "image_count": self.images.len(),
-            "images": self.images.iter().map(|i| json!({"id": i.id, "tags": i.tags})).collect::<Vec<_>>(),
+            "images": self
+                .images
+                .iter()
+                .map(|i| json!({"id": i.id, "tags": i.tags.iter().map(|t| stable_tag(t)).collect::<Vec<_>>()}))
+                .collect::<Vec<_>>(),
             "error": self.stable_message(),
         })
     }
@@ -203,20 +207,29 @@ impl Outcome {
     }
 }
 
-/// Replaces `input` by `<input>`, `root` by `<tmp>`, and in every path below the root (or
-/// below `/tmp` and `/var/tmp`) each run of 6 or more decimal digits that is not part of a hex word by `N` (the random part of
-/// names such as `docker-import-4157664440` or `oci3749121710`).
+/// Replaces what differs from run to run: `input` by `<input>`, `root` by `<tmp>`, and in
+/// every path below the root (or below `/tmp` and `/var/tmp`) each word made of digits only,
+/// and each run of 6 or more digits in a word that is not a hex digest, by `N` (the random
+/// parts of names such as `docker-import-4157664440`, `oci3749121710` or
+/// `storage409358266/8`). Lines of informational
+/// logging (logrus `level=info`/`level=debug`, with their timestamps) are left out.
 pub fn stable_text(text: &str, input: &Path, root: &Path) -> String {
-    let mut s = text.to_string();
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            !(l.starts_with("time=\"")
+                && (l.contains(" level=info ") || l.contains(" level=debug ")))
+        })
+        .collect();
+    let mut s = kept.join("\n");
     let input = input.to_string_lossy();
     if !input.is_empty() {
         s = s.replace(input.as_ref(), "<input>");
     }
     let root = root.to_string_lossy();
-    if root.is_empty() {
-        return s;
+    if !root.is_empty() {
+        s = s.replace(root.as_ref(), "<tmp>");
     }
-    let s = s.replace(root.as_ref(), "<tmp>");
     let mut out = String::with_capacity(s.len());
     let mut rest = s.as_str();
     let next = |r: &str| {
@@ -238,30 +251,63 @@ pub fn stable_text(text: &str, input: &Path, root: &Path) -> String {
     out
 }
 
+/// Masks each alphanumeric word of `token` made of digits only, and digit runs of 6 or more in
+/// the other words that are not hex digests (32 or more hex digits).
 fn mask_numbers(token: &str) -> String {
-    let b = token.as_bytes();
     let mut out = String::with_capacity(token.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i].is_ascii_digit() {
-            let start = i;
-            while i < b.len() && b[i].is_ascii_digit() {
-                i += 1;
-            }
-            let hexish = |c: Option<&u8>| c.is_some_and(|c| c.is_ascii_hexdigit());
-            let before = if start == 0 { None } else { b.get(start - 1) };
-            if i - start >= 6 && !hexish(before) && !hexish(b.get(i)) {
-                out.push('N');
-            } else {
-                out.push_str(&token[start..i]);
-            }
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        let digest = word.len() >= 32 && word.bytes().all(|b| b.is_ascii_hexdigit());
+        if digest {
+            out.push_str(word);
+        } else if !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit()) {
+            // A number of its own (`storage409358266/8`: the 8 is a counter).
+            out.push('N');
         } else {
-            let c = token[i..].chars().next().unwrap_or('?');
+            let mut digits = String::new();
+            for c in word.chars() {
+                if c.is_ascii_digit() {
+                    digits.push(c);
+                    continue;
+                }
+                out.push_str(if digits.len() >= 6 { "N" } else { &digits });
+                digits.clear();
+                out.push(c);
+            }
+            out.push_str(if digits.len() >= 6 { "N" } else { &digits });
+        }
+        word.clear();
+    };
+    for c in token.chars() {
+        if c.is_ascii_alphanumeric() {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
             out.push(c);
-            i += c.len_utf8().max(1);
         }
     }
+    flush(&mut word, &mut out);
     out
+}
+
+/// `import-2026-12-01:latest` (the name `ctr images import` gives an OCI index entry whose
+/// `org.opencontainers.image.ref.name` is not a full reference) as `import-<date>:latest`.
+pub fn stable_tag(tag: &str) -> String {
+    match tag.strip_prefix("import-") {
+        Some(rest)
+            if rest.len() >= 10
+                && rest.as_bytes()[..10].iter().enumerate().all(|(i, b)| {
+                    if i == 4 || i == 7 {
+                        *b == b'-'
+                    } else {
+                        b.is_ascii_digit()
+                    }
+                }) =>
+        {
+            format!("import-<date>{}", &rest[10..])
+        }
+        _ => tag.to_string(),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
