@@ -1397,8 +1397,9 @@ impl Podman {
             ),
         )
         .map_err(|e| format!("cannot write {}: {e}", storage_conf.display()))?;
-        // containers.conf: oci-archive extraction and big temporary files go below the
-        // store too (the default is /var/tmp, which TMPDIR does not change in podman 4).
+        // containers.conf: big temporary files (blob copies, decompressed archives) go below
+        // the store (the default is /var/tmp). podman 4.3 extracts oci-archive input below
+        // /var/tmp whatever this says; Podman::command covers that with a private mount.
         let store = dir.join("store");
         let containers_conf = dir.join("containers.conf");
         fs::write(
