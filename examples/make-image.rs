@@ -29,6 +29,15 @@
 //! (layers go to temporary files beside the output first); memory is bounded by metadata and
 //! the content pool.
 
+// A development tool, not the library: plain arithmetic and indexing on sizes it chose itself.
+#![allow(
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+
 // Shared with the benches, which use other parts of it.
 #[allow(dead_code)]
 #[path = "../benches/gen/mod.rs"]

@@ -32,6 +32,15 @@
 //! This is a Rust port of the project's earlier Python generator (same layouts, same shape of
 //! content); it does not reproduce that tool's bytes.
 
+// A development tool, not the library: plain arithmetic and indexing on sizes it chose itself.
+#![allow(
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};

@@ -26,3 +26,7 @@ mod support;
 // `cargo test --features fuzzing --test all fuzz_replay`.
 #[cfg(feature = "fuzzing")]
 mod fuzz_replay;
+mod harness;
+mod loaders;
+mod loaders_observed;
+mod loaders_smoke;

@@ -35,10 +35,10 @@ enum At {
 }
 
 #[derive(Clone, Copy)]
-struct Case {
-    name: &'static str,
+pub(crate) struct Case {
+    pub(crate) name: &'static str,
     ignored: Option<&'static str>,
-    build: fn() -> Built,
+    pub(crate) build: fn() -> Built,
     expect: Code,
     severity: Severity,
     at: At,
@@ -167,7 +167,7 @@ fn run_named(name: &str) {
 
 macro_rules! cases {
     ($( $(#[ignore = $why:literal])? $name:ident: $case:expr; )*) => {
-        fn all_cases() -> Vec<Case> {
+        pub(crate) fn all_cases() -> Vec<Case> {
             vec![$( Case { name: stringify!($name), ignored: None $(.or(Some($why)))?, ..$case }, )*]
         }
         $(

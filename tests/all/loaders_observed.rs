@@ -1,10 +1,10 @@
 //! Regenerates `testdata/loaders/observed.json`: every archive of `testdata/real`, and variants
 //! built from some of them, through `docker load`, `ctr images import --all-platforms` and
-//! `podman load` (`tests/harness/loaders.rs`). A development aid, not a check: run it by hand
+//! `podman load` (`tests/all/harness.rs`). A development aid, not a check: run it by hand
 //! with
 //!
 //! ```text
-//! cargo test --test loaders_observed -- --ignored --nocapture
+//! cargo test --test all loaders_observed -- --ignored --nocapture
 //! ```
 //!
 //! `IMGTAR_OBSERVED_OUT=PATH` writes elsewhere (`-` prints the JSON). Variants are built in a
@@ -12,26 +12,23 @@
 //! DIR instead); none is committed. The time each loader took
 //! is printed, not recorded.
 
-#[path = "harness/loaders.rs"]
-mod loaders;
-
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use loaders::{Load, Loader};
+use crate::harness::{Load, Loader};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-fn real_dir() -> PathBuf {
+pub(crate) fn real_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/real")
 }
 
 #[test]
 #[ignore = "regenerates testdata/loaders/observed.json; needs dockerd, ctr and podman (.ci/install-deps)"]
 fn record_observed() {
-    let all = loaders::available().unwrap_or_else(|e| panic!("loaders unavailable: {e}"));
+    let all = crate::harness::available().unwrap_or_else(|e| panic!("loaders unavailable: {e}"));
     let chosen: Vec<&dyn Load> = Loader::ALL
         .iter()
         .map(|&w| {
@@ -159,17 +156,17 @@ impl Drop for Scratch {
 // Variants
 // ---------------------------------------------------------------------------------------------
 
-struct Variant {
-    name: String,
-    from: String,
-    description: String,
-    path: PathBuf,
+pub(crate) struct Variant {
+    pub(crate) name: String,
+    pub(crate) from: String,
+    pub(crate) description: String,
+    pub(crate) path: PathBuf,
 }
 
 const DIVE: &str = "dive-docker-1.10-whiteouts.tar";
 const LEGACY: &str = "ggcr-legacy-repositories-only.tar";
 
-fn build_variants(dir: &Path, files: &[(String, PathBuf)]) -> Vec<Variant> {
+pub(crate) fn build_variants(dir: &Path, files: &[(String, PathBuf)]) -> Vec<Variant> {
     let mut out = Vec::new();
     let mut add = |name: &str, from: &str, description: &str, bytes: Vec<u8>| {
         let path = dir.join(name);

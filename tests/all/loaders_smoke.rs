@@ -1,18 +1,15 @@
 //! The real loaders on three archives of `testdata/real`: `docker load` (Docker 20.10),
 //! `ctr images import` (containerd 1.6) and `podman load` (podman 4.3), through
-//! `tests/harness/loaders.rs`, plus the harness's Engine API client against the private
+//! `tests/all/harness.rs`, plus the harness's Engine API client against the private
 //! daemon. A loader that is not installed, or a daemon that does not come up, prints
 //! `SKIPPED: <loader>: <reason>`; `IMGTAR_LOADERS=0` skips them all.
 //!
 //! `testdata/loaders/observed.json` records what these loaders make of every archive there.
 
-#[path = "harness/loaders.rs"]
-mod loaders;
-
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use loaders::{Loader, Outcome, Verdict};
+use crate::harness::{Loader, Outcome, Verdict};
 use serde_json::json;
 
 const DIVE_CONFIG: &str = "sha256:75ae28b8ebf89b203319069ddcbecdf5c3838503bbebc0d0d85e4b8589c5de3a";
@@ -30,7 +27,7 @@ fn real(name: &str) -> PathBuf {
 
 /// Loads `file` with `which`, or `None` after printing why that loader is skipped.
 fn load(which: Loader, file: &str) -> Option<Outcome> {
-    let loader = loaders::loader_or_skip(which)?;
+    let loader = crate::harness::loader_or_skip(which)?;
     Some(loader.load(&real(file)))
 }
 
@@ -168,7 +165,7 @@ fn nothing_loaded_is_visible() {
 fn loads_start_from_an_empty_store() {
     // Two loads in a row see only their own images, whichever order the tests run in.
     for which in Loader::ALL {
-        let Some(loader) = loaders::loader_or_skip(which) else {
+        let Some(loader) = crate::harness::loader_or_skip(which) else {
             continue;
         };
         let a = loader.load(&real("dive-docker-1.10-whiteouts.tar"));
@@ -186,14 +183,14 @@ fn loads_start_from_an_empty_store() {
 
 #[test]
 fn engine_api_on_a_loaded_image() {
-    let Some(docker) = loaders::available()
+    let Some(docker) = crate::harness::available()
         .and_then(|l| l.docker())
-        .map_err(|reason| loaders::skipped("docker", &reason))
+        .map_err(|reason| crate::harness::skipped("docker", &reason))
         .ok()
     else {
         return;
     };
-    let api = loaders::API;
+    let api = crate::harness::API;
     docker.with_loaded(&real("dive-docker-1.10-whiteouts.tar"), |o, engine| {
         assert_eq!(o.verdict, Verdict::Loads, "{}", o.summary());
 
@@ -269,7 +266,7 @@ fn stable_messages_hide_run_dependent_paths() {
                 28cfe03618aa2e914e81fdd90345245c15f4478e35252c06ca52d238fd3cc694/json: x\n\
                 * oci: oci:/somewhere/x.tar:: open /var/tmp/oci3749121710/index.json: y";
     assert_eq!(
-        loaders::stable_text(text, input, root),
+        crate::harness::stable_text(text, input, root),
         "open <tmp>/docker-root/tmp/docker-import-N/\
          28cfe03618aa2e914e81fdd90345245c15f4478e35252c06ca52d238fd3cc694/json: x\n\
          * oci: oci:<input>:: open /var/tmp/ociN/index.json: y"
@@ -279,14 +276,17 @@ fn stable_messages_hide_run_dependent_paths() {
                ctr: wrong diff id\n\
                blob to file \"/tmp/imgtar-loaders-AbC123/podman/store/tmp/storage409358266/8\"";
     assert_eq!(
-        loaders::stable_text(ctr, input, root),
+        crate::harness::stable_text(ctr, input, root),
         "ctr: wrong diff id\nblob to file \"<tmp>/podman/store/tmp/storageN/N\""
     );
     assert_eq!(
-        loaders::stable_tag("import-2026-12-01:UPPERCASE"),
+        crate::harness::stable_tag("import-2026-12-01:UPPERCASE"),
         "import-<date>:UPPERCASE"
     );
-    assert_eq!(loaders::stable_tag("import-x:latest"), "import-x:latest");
+    assert_eq!(
+        crate::harness::stable_tag("import-x:latest"),
+        "import-x:latest"
+    );
 }
 
 /// Member names of a plain tar (ustar/GNU headers; enough for what dockerd writes).

@@ -2,12 +2,8 @@
 //! `ctr images import` (the containerd that this dockerd starts) and `podman load` (a private
 //! vfs store), with a minimal Engine API client for comparing against the daemon.
 //!
-//! Self-contained (std, `serde_json`, `tempfile`); a test crate includes it with
-//!
-//! ```ignore
-//! #[path = "harness/loaders.rs"]
-//! mod loaders;
-//! ```
+//! Self-contained (std, `serde_json`, `tempfile`): the test modules use it as
+//! `crate::harness`.
 //!
 //! Everything lives under one fresh temporary directory per test process: dockerd's
 //! data-root, exec-root, socket and pidfile, the containerd it starts, and podman's stores.

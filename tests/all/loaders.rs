@@ -1,0 +1,142 @@
+//! imgtar's loader verdicts against the real loaders: for every archive of `testdata/real`,
+//! variants built from some of them (recompressed, renamed, VERSION rewritten, layers cut or
+//! recompressed), and the archive of every case of the rules table, each installed loader
+//! (Docker 20.10, containerd 1.6, podman 4.3) is run and its outcome (loads, refuses, or
+//! loads some images and fails; how many images) must be the one imgtar predicts for it. A
+//! mismatch prints the loader's own error and imgtar's prediction. Loaders that are not
+//! installed are skipped with a visible `SKIPPED:` line.
+//!
+//! The verdicts of versions not installable here are checked in `loader_facts` against what
+//! their source says (the error text and the source line, cited there).
+
+use std::path::PathBuf;
+
+use imgtar::{Loader, Outcome, Reader};
+
+use crate::harness::{self, Load, Verdict as Observed};
+
+/// The version of each loader the suite runs, and the harness's name for it.
+const TESTED: [(harness::Loader, Loader, &str); 3] = [
+    (harness::Loader::Docker, Loader::Docker, "20.10"),
+    (harness::Loader::Containerd, Loader::Containerd, "1.6"),
+    (harness::Loader::Podman, Loader::Podman, "4.3"),
+];
+
+fn observed_as(v: Observed) -> Outcome {
+    match v {
+        Observed::Loads => Outcome::Loads,
+        Observed::Refuses => Outcome::Refuses,
+        Observed::Partial => Outcome::Partial,
+    }
+}
+
+/// Compares every installed loader with imgtar's prediction on each archive; returns the
+/// mismatches, described.
+fn compare(archives: &[(String, PathBuf)]) -> Vec<String> {
+    let mut bad = Vec::new();
+    let loaders: Vec<(&'static dyn Load, Loader, &str)> = TESTED
+        .iter()
+        .filter_map(|(h, l, v)| harness::loader_or_skip(*h).map(|x| (x, *l, *v)))
+        .collect();
+    if loaders.is_empty() {
+        return bad;
+    }
+    for (name, path) in archives {
+        let report = Reader::new().open(path).unwrap();
+        for (loader, which, version) in &loaders {
+            let predicted = report
+                .loaders
+                .iter()
+                .find(|v| v.loader == *which && v.version == *version)
+                .unwrap_or_else(|| panic!("no verdict for {which} {version}"));
+            assert_eq!(
+                loader.version(),
+                *version,
+                "the installed {which} is another version"
+            );
+            let o = loader.load(path);
+            let real = observed_as(o.verdict);
+            if real != predicted.verdict || o.images.len() != predicted.images {
+                bad.push(format!(
+                    "{name}: {which} {version} {} {} image(s): {:?}\n    imgtar predicts {} {} image(s): {:?}",
+                    real.as_str(),
+                    o.images.len(),
+                    o.stable_message(),
+                    predicted.verdict.as_str(),
+                    predicted.images,
+                    predicted.message
+                ));
+            }
+        }
+    }
+    bad
+}
+
+fn real_archives() -> Vec<(String, PathBuf)> {
+    let mut out: Vec<(String, PathBuf)> = std::fs::read_dir(crate::loaders_observed::real_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            n.contains(".tar")
+        })
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), p))
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn every_real_archive_as_the_loaders_load_it() {
+    let bad = compare(&real_archives());
+    assert!(
+        bad.is_empty(),
+        "{} mismatch(es):\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn every_variant_as_the_loaders_load_it() {
+    if harness::available().is_err() {
+        harness::skipped("loaders", "IMGTAR_LOADERS=0");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let variants = crate::loaders_observed::build_variants(dir.path(), &real_archives());
+    let archives: Vec<(String, PathBuf)> = variants
+        .iter()
+        .map(|v| (format!("{} ({})", v.name, v.description), v.path.clone()))
+        .collect();
+    let bad = compare(&archives);
+    assert!(
+        bad.is_empty(),
+        "{} mismatch(es):\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn every_rule_case_as_the_loaders_load_it() {
+    if harness::available().is_err() {
+        harness::skipped("loaders", "IMGTAR_LOADERS=0");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut archives = Vec::new();
+    for case in crate::rules::all_cases() {
+        let built = (case.build)();
+        let path: PathBuf = dir.path().join(format!("{}.tar", case.name));
+        std::fs::write(&path, &built.bytes).unwrap();
+        archives.push((format!("rules case {}", case.name), path));
+    }
+    let bad = compare(&archives);
+    assert!(
+        bad.is_empty(),
+        "{} mismatch(es):\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}
