@@ -653,18 +653,38 @@ fn unmount_below(root: &Path) {
 const WATCHDOG: &str = r#"
 root=$1; shift
 echo $$ > "$root/watchdog.pid"
-daemon=
+sup=
 if [ $# -gt 0 ]; then
-    "$@" > "$root/dockerd.log" 2>&1 < /dev/null &
-    daemon=$!
-    echo "$daemon" > "$root/dockerd.child"
+    # A supervisor: an archive can crash dockerd (Docker 20.10 overflows its stack on a
+    # legacy parent chain that loops); it is started again, on the same data root.
+    (
+        while [ ! -e "$root/stopping" ]; do
+            "$@" >> "$root/dockerd.log" 2>&1 < /dev/null &
+            echo $! > "$root/dockerd.child"
+            wait $!
+            [ -e "$root/stopping" ] && break
+            echo "dockerd exited; starting it again" >> "$root/dockerd.log"
+            # The containerd it managed is left behind; the next dockerd starts its own.
+            cpid=$(cat "$root/docker-exec/containerd/containerd.pid" 2> /dev/null)
+            if [ -n "$cpid" ] && tr '\0' ' ' < "/proc/$cpid/cmdline" 2> /dev/null | grep -qF "$root"; then
+                kill -KILL "$cpid" 2> /dev/null
+            fi
+            # A stale pid file (its pid reused by another process) would make the next
+            # dockerd wait for a containerd that is not there.
+            rm -f "$root/docker-exec/containerd/containerd.pid"
+            sleep 1
+        done
+    ) &
+    sup=$!
 fi
 while read -r _; do :; done
-if [ -n "$daemon" ]; then
+if [ -n "$sup" ]; then
+    : > "$root/stopping"
+    daemon=$(cat "$root/dockerd.child" 2> /dev/null)
     kill -TERM "$daemon" 2> /dev/null
     ( sleep 30; kill -KILL "$daemon" 2> /dev/null ) > /dev/null 2>&1 &
     killer=$!
-    wait "$daemon"
+    wait "$sup"
     kill "$killer" 2> /dev/null
 fi
 cpid=$(cat "$root/docker-exec/containerd/containerd.pid" 2> /dev/null)
@@ -1032,9 +1052,20 @@ impl Docker {
         cmd.arg("load").arg("-i").arg(&input);
         let ran = run_limited(&mut cmd, load_timeout())
             .unwrap_or_else(|e| panic!("docker load {}: {e}", input.display()));
-        let images = self
-            .images()
-            .unwrap_or_else(|e| panic!("docker: cannot list images: {e}"));
+        let images = match self.images() {
+            Ok(i) => i,
+            Err(e) => {
+                // The daemon died while loading: the load failed, whatever it had done. Wait
+                // for the supervisor to start it again before the next load.
+                if let Err(again) = Daemon::wait_ready(&self.root) {
+                    panic!("docker: the daemon died while loading ({e}) and did not come back: {again}");
+                }
+                let mut ran = ran;
+                ran.stderr = format!("dockerd crashed while loading: {}", ran.stderr.trim());
+                ran.code = ran.code.filter(|c| *c != 0).or(Some(1));
+                return outcome_of("docker", &self.version, input, &self.root, ran, Vec::new());
+            }
+        };
         outcome_of("docker", &self.version, input, &self.root, ran, images)
     }
 

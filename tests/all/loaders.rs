@@ -42,6 +42,9 @@ fn compare(archives: &[(String, PathBuf)]) -> Vec<String> {
         return bad;
     }
     for (name, path) in archives {
+        if std::env::var_os("IMGTAR_LOADERS_TRACE").is_some() {
+            eprintln!("loaders: {name}");
+        }
         let report = Reader::new().open(path).unwrap();
         for (loader, which, version) in &loaders {
             let predicted = report

@@ -117,7 +117,8 @@ pub(crate) fn importer(f: &Facts<'_>, o: Importer) -> Run {
                 Some(r) => {
                     named = true;
                     run.named(r.to_string());
-                    run.loaded(r.to_string());
+                    // One image per entry (its names all point at the manifest made of it).
+                    run.loaded(img.api_id());
                 }
                 None => {
                     return run.fail(
@@ -212,8 +213,30 @@ fn oci_layout(f: &Facts<'_>, o: &Importer, mut run: Run) -> Run {
     if tree.tops.is_empty() {
         return run.fail(Some(Code::OciIndexInvalid), "image might be filtered out");
     }
-    // Every blob below every entry must be there (unless absent platforms are skipped).
-    for (t, _) in tree.tops.iter().enumerate() {
+    // The entries that make images: named ones (or every one, with dangling names).
+    let name_of = |top: &crate::model::oci::Edge| {
+        top.desc
+            .annotation(oci::ANN_IMAGE_NAME)
+            .map(str::to_string)
+            .or_else(|| {
+                top.desc.annotation(oci::ANN_REF_NAME).map(|r| {
+                    if r.contains(['/', ':', '@']) {
+                        r.to_string()
+                    } else {
+                        format!("import-<date>:{r}")
+                    }
+                })
+            })
+    };
+    let making: Vec<usize> = tree
+        .tops
+        .iter()
+        .enumerate()
+        .filter(|(_, top)| o.dangling_names || name_of(top).is_some())
+        .map(|(t, _)| t)
+        .collect();
+    // Every blob below those entries must be there (unless absent platforms are skipped).
+    for &t in &making {
         for (desc, node) in tree.manifests_under(t) {
             let present = node
                 .and_then(|n| tree.nodes.get(n))
@@ -246,23 +269,10 @@ fn oci_layout(f: &Facts<'_>, o: &Importer, mut run: Run) -> Run {
     }
     let mut created = Vec::new();
     for (t, top) in tree.tops.iter().enumerate() {
-        let name = top
-            .desc
-            .annotation(oci::ANN_IMAGE_NAME)
-            .map(str::to_string)
-            .or_else(|| {
-                top.desc.annotation(oci::ANN_REF_NAME).map(|r| {
-                    if r.contains(['/', ':', '@']) {
-                        r.to_string()
-                    } else {
-                        format!("import-<date>:{r}")
-                    }
-                })
-            });
-        match name {
+        match name_of(top) {
             Some(n) => {
-                run.named(n.clone());
-                run.loaded(n);
+                run.named(n);
+                run.loaded(top.desc.digest.clone());
                 created.push(t);
             }
             None if o.dangling_names => {

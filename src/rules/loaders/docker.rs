@@ -101,11 +101,21 @@ fn load(f: &Facts<'_>, v: Classic) -> Run {
             )
         }
     }
-    // The chrooted extraction itself fails on a member type it cannot create.
+    // The chrooted extraction itself fails on a member type it cannot create, and on a
+    // hardlink to a member it has not extracted.
     if f.has_code(Code::UnknownMemberType) {
         return run.fail(Some(Code::UnknownMemberType), "unhandled tar header type");
     }
-    if !f.has("manifest.json") {
+    if let Some((target, name)) = f.outer_dangling_hardlink() {
+        return run.fail(
+            Some(Code::LinkEscape),
+            format!(
+                "Error processing tar file(exit status 1): link /{target} /{name}: no such file or directory"
+            ),
+        );
+    }
+    // A dangling `manifest.json` link is no manifest: the pre-1.10 loader runs.
+    if !f.manifest_file() {
         if v == Classic::V29 {
             return run.fail(None, "invalid archive: does not contain a manifest.json");
         }
@@ -155,10 +165,19 @@ fn manifest(f: &Facts<'_>, v: Classic, mut run: Run) -> Run {
         {
             return run.fail(None, "cannot load windows image on linux");
         }
+        if let Err(e) = Facts::times_ok(img) {
+            return run.fail(Some(Code::InvalidCreated), e);
+        }
         if let Some((expected, got)) = facts::layer_counts(img) {
             return run.fail(
                 Some(Code::LayerCountMismatch),
                 format!("invalid manifest, layers length mismatch: expected {expected}, got {got}"),
+            );
+        }
+        if f.has_code(Code::HistoryTooManyLayers) {
+            return run.fail(
+                Some(Code::HistoryTooManyLayers),
+                "too many non-empty layers in History section",
             );
         }
         if let Some(stop) = apply_layers(f, img, v) {
@@ -206,6 +225,8 @@ fn apply_layers(f: &Facts<'_>, img: &crate::Image, v: Classic) -> Option<(Option
                 odd_types,
                 diff_mismatch,
                 empty,
+                apply,
+                ..
             } => {
                 let status = img
                     .layers
@@ -235,6 +256,9 @@ fn apply_layers(f: &Facts<'_>, img: &crate::Image, v: Classic) -> Option<(Option
                             .into(),
                     ));
                 }
+                if let Some(words) = apply {
+                    return Some((None, format!("ApplyLayer exit status 1 stdout:  stderr: {words}")));
+                }
                 if diff_mismatch {
                     return Some((
                         Some(Code::DiffIdMismatch),
@@ -251,6 +275,15 @@ fn apply_layers(f: &Facts<'_>, img: &crate::Image, v: Classic) -> Option<(Option
 /// `legacyLoadImage`): every top-level directory, in name order, is a layer that must hold
 /// `json` (its parents loaded first) and `layer.tar`; then `repositories` names the tags.
 fn legacy(f: &Facts<'_>, v: Classic, mut run: Run) -> Run {
+    // `legacyLoadImage` loads a layer's parent first, recursively, and has no guard against a
+    // chain that loops: the daemon's goroutine overflows its stack and dockerd dies (moby
+    // v20.10.24 `image/tarexport/load.go` `legacyLoadImage`; seen with Docker 20.10).
+    if f.has_code(Code::LegacyParentCycle) {
+        return run.fail(
+            Some(Code::LegacyParentCycle),
+            "the daemon crashes: a legacy parent chain that loops overflows legacyLoadImage's stack",
+        );
+    }
     let mut dirs: BTreeSet<Vec<u8>> = BTreeSet::new();
     for m in &f.a.members {
         let p = m.path.as_bytes();
@@ -265,52 +298,9 @@ fn legacy(f: &Facts<'_>, v: Classic, mut run: Run) -> Run {
         }
     }
     for dir in &dirs {
-        let d = String::from_utf8_lossy(dir);
-        let json = format!("{d}/json");
-        let Some(ji) = f.a.index.file(json.as_bytes()) else {
-            return run.fail(
-                Some(Code::LegacyJsonMissing),
-                format!("open {json}: no such file or directory"),
-            );
-        };
-        let parsed =
-            f.a.members
-                .get(ji)
-                .and_then(|m| m.data())
-                .map(crate::doc::legacy::parse);
-        match parsed {
-            Some(Ok(j)) => {
-                if !j.id.as_deref().is_some_and(is_hex64) {
-                    return run.fail(Some(Code::LegacyIdInvalid), "invalid image ID");
-                }
-            }
-            _ => {
-                return run.fail(
-                    Some(Code::LegacyJsonInvalid),
-                    format!("{json}: invalid JSON"),
-                )
-            }
+        if let Err((code, words)) = legacy_image(f, v, dir, &dirs, &mut run, 0) {
+            return run.fail(Some(code), words);
         }
-        let layer = format!("{d}/layer.tar");
-        let Some(li) = f.a.index.file(layer.as_bytes()) else {
-            return run.fail(
-                Some(Code::LegacyLayerMissing),
-                format!("open {layer}: no such file or directory"),
-            );
-        };
-        if let Some(m) = f.a.members.get(li) {
-            if let Some(s) = &m.layer {
-                if s.compression == Compression::Zstd && v == Classic::V20
-                    || !s.status.is_complete()
-                {
-                    return run.fail(
-                        Some(Code::LayerCorrupt),
-                        "ApplyLayer exit status 1 stdout:  stderr: archive/tar: invalid tar header",
-                    );
-                }
-            }
-        }
-        run.loaded(d.into_owned());
     }
     let Some(repos) = f.a.repositories.as_ref() else {
         return run.fail(
@@ -338,6 +328,61 @@ fn legacy(f: &Facts<'_>, v: Classic, mut run: Run) -> Run {
         }
     }
     run
+}
+
+/// Loads one legacy layer directory, its parent first (`legacyLoadImage`).
+fn legacy_image(
+    f: &Facts<'_>,
+    v: Classic,
+    dir: &[u8],
+    dirs: &BTreeSet<Vec<u8>>,
+    run: &mut Run,
+    depth: usize,
+) -> Result<(), (Code, String)> {
+    let d = String::from_utf8_lossy(dir).into_owned();
+    if run.ids.contains(&d) || depth > dirs.len() {
+        return Ok(());
+    }
+    let json = format!("{d}/json");
+    let Some(ji) = f.a.index.file(json.as_bytes()) else {
+        return Err((
+            Code::LegacyJsonMissing,
+            format!("open {json}: no such file or directory"),
+        ));
+    };
+    let parsed = f
+        .a
+        .members
+        .get(ji)
+        .and_then(|m| m.data())
+        .map(crate::doc::legacy::parse);
+    let j = match parsed {
+        Some(Ok(j)) => j,
+        _ => return Err((Code::LegacyJsonInvalid, format!("{json}: invalid JSON"))),
+    };
+    if let Some(p) = &j.parent {
+        legacy_image(f, v, p.as_bytes(), dirs, run, depth.saturating_add(1))?;
+    }
+    if !j.id.as_deref().is_some_and(is_hex64) {
+        return Err((Code::LegacyIdInvalid, "invalid image ID".into()));
+    }
+    let layer = format!("{d}/layer.tar");
+    let Some(li) = f.a.index.file(layer.as_bytes()) else {
+        return Err((
+            Code::LegacyLayerMissing,
+            format!("open {layer}: no such file or directory"),
+        ));
+    };
+    if let Some(s) = f.a.members.get(li).and_then(|m| m.layer.as_ref()) {
+        if s.compression == Compression::Zstd && v == Classic::V20 || !s.status.is_complete() {
+            return Err((
+                Code::LayerCorrupt,
+                "ApplyLayer exit status 1 stdout:  stderr: archive/tar: invalid tar header".into(),
+            ));
+        }
+    }
+    run.loaded(d);
+    Ok(())
 }
 
 fn is_hex64(s: &str) -> bool {

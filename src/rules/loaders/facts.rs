@@ -41,6 +41,12 @@ pub(crate) enum LayerFact {
         diff_mismatch: bool,
         /// The blob is empty (Go's tar reader sees a clean end).
         empty: bool,
+        /// Why moby's applier (`pkg/archive` `UnpackLayer`, which podman's containers/storage
+        /// shares) fails on an entry: its words.
+        apply: Option<&'static str>,
+        /// The layer holds a hardlink to a file of a lower layer (containerd's overlay
+        /// applier extracts into the upper directory, where the target is not).
+        link_below: bool,
     },
 }
 
@@ -124,25 +130,41 @@ impl<'a> Facts<'a> {
 
     /// The layers of an image, as an applier sees them.
     pub(crate) fn layers(&self, img: &Image) -> Vec<LayerFact> {
+        let written: Vec<String> = img
+            .config
+            .as_ref()
+            .map(|c| c.diff_ids.clone())
+            .unwrap_or_default();
+        // Paths of the layers below, for hardlinks across layers.
+        let mut below: std::collections::HashSet<u64> = std::collections::HashSet::new();
         img.layers
             .iter()
-            .map(|l| {
+            .enumerate()
+            .map(|(k, l)| {
                 let Some(m) = l.index.and_then(|i| self.a.members.get(i)) else {
                     return LayerFact::Missing;
                 };
-                let (compression, tar_ok, odd_types, empty) = match &m.layer {
-                    Some(s) => (
-                        s.compression,
-                        s.status.is_complete(),
-                        s.notes
+                let (compression, tar_ok, odd_types, empty, apply, link_below) = match &m.layer {
+                    Some(s) => {
+                        let odd = s
+                            .notes
                             .iter()
-                            .any(|n| matches!(n.what, Noted::UnknownType { .. })),
-                        false,
-                    ),
-                    None => (Compression::None, m.size == 0, false, m.size == 0),
+                            .any(|n| matches!(n.what, Noted::UnknownType { .. }));
+                        let link_below = s.outside_links.iter().any(|(_, t, _)| {
+                            below.contains(&crate::scan::path_key(t.as_bytes()))
+                        });
+                        let dangling = s.outside_links.iter().any(|(_, t, _)| {
+                            !below.contains(&crate::scan::path_key(t.as_bytes()))
+                        });
+                        let apply = applier_failure(s, dangling);
+                        below.extend(s.paths.iter().copied());
+                        (s.compression, s.status.is_complete(), odd, false, apply, link_below)
+                    }
+                    None => (Compression::None, m.size == 0, false, m.size == 0, None, false),
                 };
-                let diff_mismatch = match (&l.diff_id, &l.computed_diff_id) {
-                    (Some(want), Some(got)) => want != got,
+                // DiffIDs compare as written: one in another case or form is no match.
+                let diff_mismatch = match (written.get(k), &l.computed_diff_id) {
+                    (Some(want), Some(got)) => *want != got.to_string(),
                     _ => false,
                 };
                 LayerFact::Present {
@@ -151,15 +173,154 @@ impl<'a> Facts<'a> {
                     odd_types,
                     diff_mismatch,
                     empty,
+                    apply,
+                    link_below,
                 }
             })
             .collect()
+    }
+
+    /// The first hardlink member whose target (cleaned, clamped at the root) is not an
+    /// earlier member: an extraction cannot create it.
+    pub(crate) fn outer_dangling_hardlink(&self) -> Option<(String, String)> {
+        let mut seen: std::collections::HashSet<&[u8]> = std::collections::HashSet::new();
+        for m in &self.a.members {
+            if let MemberKind::Hardlink { target } = &m.kind {
+                let t = crate::path::EntryPath::clean(target).0;
+                if !seen.contains(t.as_bytes()) {
+                    return Some((
+                        t.to_string_lossy().into_owned(),
+                        m.path.to_string_lossy().into_owned(),
+                    ));
+                }
+            }
+            seen.insert(m.path.as_bytes());
+        }
+        None
+    }
+
+    /// The symlink members whose target, joined to the link's directory as Go's
+    /// `path.Join` joins it (an absolute target is not taken from the root), is no regular
+    /// file member: containerd's importer refuses them (`no target for symlink layer`).
+    pub(crate) fn containerd_symlink_without_target(&self) -> Option<(String, String)> {
+        let files: std::collections::HashSet<Vec<u8>> = self
+            .a
+            .members
+            .iter()
+            .filter(|m| m.is_file())
+            .map(|m| go_clean(&m.name))
+            .collect();
+        for m in &self.a.members {
+            let MemberKind::Symlink { target } = &m.kind else {
+                continue;
+            };
+            let name = go_clean(&m.name);
+            let dir = crate::path::split(&name).0;
+            let mut joined = dir.to_vec();
+            if !joined.is_empty() {
+                joined.push(b'/');
+            }
+            joined.extend_from_slice(target);
+            let linked = go_clean(&joined);
+            if !files.contains(&linked) {
+                return Some((
+                    String::from_utf8_lossy(&name).into_owned(),
+                    String::from_utf8_lossy(target).into_owned(),
+                ));
+            }
+        }
+        None
+    }
+
+    /// A member as containers/image's `docker-archive` reader finds it: by `path.Clean` of its
+    /// name (the first copy), one symlink followed to a regular file. `None`: not found.
+    pub(crate) fn podman_file(&self, path: &str) -> Option<usize> {
+        let want = go_clean(path.as_bytes());
+        let first = |name: &[u8]| self.a.members.iter().position(|m| go_clean(&m.name) == name);
+        let i = first(&want)?;
+        let m = self.a.members.get(i)?;
+        match &m.kind {
+            MemberKind::File => Some(i),
+            MemberKind::Symlink { target } => {
+                let dir = crate::path::split(&want).0;
+                let joined = if target.first() == Some(&b'/') {
+                    target.clone()
+                } else {
+                    crate::path::join(dir, target)
+                };
+                let j = first(&go_clean(&joined))?;
+                self.a.members.get(j).filter(|t| t.is_file()).map(|_| j)
+            }
+            _ => None,
+        }
+    }
+
+    /// The size of a member (0 when absent).
+    pub(crate) fn size_of(&self, i: Option<usize>) -> u64 {
+        i.and_then(|i| self.a.members.get(i)).map_or(0, |m| m.size)
+    }
+
+    /// Whether a config's `created` times parse as Go's `time.Time` (RFC 3339).
+    pub(crate) fn times_ok(img: &Image) -> Result<(), String> {
+        let Some(c) = &img.config else { return Ok(()) };
+        let bad = c
+            .created
+            .iter()
+            .chain(c.history.iter().filter_map(|h| h.created.as_ref()))
+            .find(|t| !crate::doc::config::is_rfc3339(t));
+        match bad {
+            Some(t) => Err(format!(
+                "parsing time {:?} as \"2006-01-02T15:04:05Z07:00\"",
+                format!("\"{t}\"")
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The `manifest.json` member's size (what size caps judge).
+    pub(crate) fn manifest_size(&self) -> u64 {
+        self.size_of(self.a.docs.manifest.as_ref().and_then(|d| d.reference.member()))
+    }
+
+    /// Whether `manifest.json` leads to a regular file (a dangling link is no manifest).
+    pub(crate) fn manifest_file(&self) -> bool {
+        self.a
+            .docs
+            .manifest
+            .as_ref()
+            .is_some_and(|d| d.reference.member().is_some())
     }
 
     /// Whether a finding with this code is reported about the member of a path.
     pub(crate) fn has_code(&self, code: Code) -> bool {
         self.findings.iter().any(|f| f.code == code)
     }
+}
+
+/// Why moby's applier fails on a layer (the words it fails with), from what the scan noted.
+fn applier_failure(s: &crate::scan::layer::LayerScan, dangling_link: bool) -> Option<&'static str> {
+    for n in &s.notes {
+        match &n.what {
+            Noted::Duplicate => return Some("duplicates of file paths not supported"),
+            Noted::AufsHardlinkMissing { .. } => return Some("invalid aufs hardlink"),
+            Noted::Tar(crate::scan::tar::Note::SparseMismatch { .. }) => {
+                return Some("archive/tar: sparse file contains unreferenced data")
+            }
+            Noted::InvalidWhiteout => {
+                // `.wh.`, `.wh..` and `.wh...` remove their directory or its parent; at the top
+                // that is the layer's root: `unlinkat .//: device or resource busy`.
+                let name = String::from_utf8_lossy(&n.entry);
+                let clean = crate::path::EntryPath::clean(&n.entry).0;
+                let depth = clean.components().count();
+                let dotdot = name.ends_with(".wh..") || name.ends_with(".wh...");
+                if depth <= 1 || (depth == 2 && dotdot) {
+                    return Some("unlinkat .//: device or resource busy");
+                }
+            }
+            _ => {}
+        }
+    }
+    dangling_link.then_some("link: no such file or directory")
 }
 
 /// Go's `path.Clean` of a raw member name: a leading `/` is kept.
