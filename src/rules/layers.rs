@@ -184,7 +184,7 @@ pub(crate) fn scan(a: &Archive, i: usize, out: &mut Vec<Finding>) {
                 Code::LayerDuplicateEntry,
                 format!("{raw:?} appears more than once in this layer"),
             ),
-            Noted::SameLayerWhiteout { target } => {
+            Noted::SameLayerWhiteout { target, .. } => {
                 let t = target.to_string_lossy();
                 (
                     Code::WhiteoutSameLayer,

@@ -105,6 +105,9 @@ pub(crate) enum Noted {
     SameLayerWhiteout {
         /// The path it deletes.
         target: EntryPath,
+        /// The path was written before the whiteout (an applier that turns whiteouts into
+        /// overlay character devices fails on it: the path exists).
+        written_before: bool,
     },
     /// A hardlink into `.wh..wh.plnk` with no such file before it.
     AufsHardlinkMissing {
@@ -508,8 +511,9 @@ fn drain<R: Read>(r: &mut R, scan: &mut LayerScan, at: u64) -> io::Result<()> {
 /// Bookkeeping during one layer's scan.
 #[derive(Default)]
 struct State {
-    /// Whiteout targets with the whiteout's own name and offset.
-    whiteout_targets: Vec<(EntryPath, Vec<u8>, u64)>,
+    /// Whiteout targets with the whiteout's own name and offset, and whether the target was
+    /// written before the whiteout.
+    whiteout_targets: Vec<(EntryPath, Vec<u8>, u64, bool)>,
     /// Keys of the paths seen, and whether each was a directory.
     seen: HashMap<u64, bool>,
     /// Regular files under `.wh..wh.plnk/` by basename.
@@ -597,8 +601,9 @@ fn entry<S: tar::Source>(
                     Noted::WhiteoutNotEmpty { opaque: false },
                 );
             }
+            let before = scan.paths.contains(&path_key(target.as_bytes()));
             st.whiteout_targets
-                .push((target.clone(), h.name.clone(), h.offset));
+                .push((target.clone(), h.name.clone(), h.offset, before));
             scan.whiteouts.push(target.clone());
         }
         Record::InvalidWhiteout { .. } => {
@@ -686,7 +691,7 @@ fn entry<S: tar::Source>(
 
 fn finish(scan: &mut LayerScan, st: &State) {
     let mut kinds = st.kinds.clone();
-    for (target, raw, offset) in &st.whiteout_targets {
+    for (target, raw, offset, before) in &st.whiteout_targets {
         if scan.paths.contains(&path_key(target.as_bytes())) {
             scan.note(
                 &mut kinds,
@@ -694,6 +699,7 @@ fn finish(scan: &mut LayerScan, st: &State) {
                 *offset,
                 Noted::SameLayerWhiteout {
                     target: target.clone(),
+                    written_before: *before,
                 },
             );
         }

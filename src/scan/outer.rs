@@ -253,7 +253,7 @@ impl<'l> Recorder<'l> {
 /// notices a second archive. A decoder failure there ends it quietly (the archive itself is
 /// complete); a decompression limit is kept in `stop`, since what lies beyond it was not
 /// read (a bomb appended after the archive).
-pub(crate) fn trailing<R: Read>(
+pub(crate) fn trailing<R: Read + ?Sized>(
     r: &mut R,
     at: u64,
     stop: &mut Option<OuterStop>,
@@ -356,6 +356,26 @@ pub(crate) fn walk_stream(
     };
     let head = classify_head(&tar_head);
     rec.obs.head = Some(head);
+    if let Head::DoubleCompressed(inner) = head {
+        // Compressed twice: the loaders that decompress once refuse it (the finding says so),
+        // but what is inside is still read, so the archive can be explained.
+        let mut twice = compress::decoder(
+            inner,
+            io::Cursor::new(tar_head.clone()).chain(&mut decoded),
+            limits,
+        );
+        if let Ok(h) = compress::read_head(&mut twice, 512) {
+            if classify_head(&h) == Head::Tar {
+                walk_members(&mut rec, h, &mut twice, &raw_count, limits, options)?;
+                rec.obs.input_len = raw_count.load(Ordering::Relaxed);
+                walk.members = rec.members;
+                walk.outer = rec.obs;
+                return Ok(walk);
+            }
+        }
+        // Not a tar inside either: count the rest, as for any input that is no tar.
+        let _ = io::copy(&mut twice, &mut io::sink());
+    }
     if head != Head::Tar {
         rec.obs.looks_like = looks_like(&tar_head);
         // Count the rest, so the report can say how much input there was.
@@ -365,6 +385,23 @@ pub(crate) fn walk_stream(
         walk.outer = rec.obs;
         return Ok(walk);
     }
+    walk_members(&mut rec, tar_head, &mut decoded, &raw_count, limits, options)?;
+    rec.obs.input_len = raw_count.load(Ordering::Relaxed);
+    walk.members = rec.members;
+    walk.outer = rec.obs;
+    Ok(walk)
+}
+
+/// Walks the members of the tar whose first block is `tar_head` and whose rest `decoded`
+/// gives, recording them in `rec`.
+fn walk_members(
+    rec: &mut Recorder<'_>,
+    tar_head: Vec<u8>,
+    decoded: &mut dyn Read,
+    raw_count: &AtomicU64,
+    limits: &Limits,
+    options: ScanOptions<'_>,
+) -> Result<()> {
     let kept = AtomicU64::new(0);
     let policy = ContentPolicy {
         limits,
@@ -372,7 +409,7 @@ pub(crate) fn walk_stream(
         options,
     };
     let mut reader = TarReader::new(
-        tar::Stream(io::Cursor::new(tar_head).chain(&mut decoded)),
+        tar::Stream(io::Cursor::new(tar_head).chain(&mut *decoded)),
         crate::scan::layer::tar_limits(limits),
     );
     let mut current: Option<usize> = None;
@@ -402,13 +439,10 @@ pub(crate) fn walk_stream(
     rec.obs.tar_len = at;
     drop(reader);
     if end == Some(tar::End::Marker) {
-        rec.obs.trailing = trailing(&mut decoded, at, &mut rec.obs.stop);
+        rec.obs.trailing = trailing(decoded, at, &mut rec.obs.stop);
     } else if rec.obs.stop.is_some() {
         // Count what is left, so the report can say how much input there was.
-        let _ = io::copy(&mut decoded, &mut io::sink());
+        let _ = io::copy(&mut *decoded, &mut io::sink());
     }
-    rec.obs.input_len = raw_count.load(Ordering::Relaxed);
-    walk.members = rec.members;
-    walk.outer = rec.obs;
-    Ok(walk)
+    Ok(())
 }

@@ -78,15 +78,36 @@ pub(crate) fn importer(f: &Facts<'_>, o: Importer) -> Run {
         Outer::NotTar => return run.fail(Some(Code::NotATar), "archive/tar: invalid tar header"),
         Outer::Damaged => return run.fail(Some(Code::TruncatedArchive), f.damage()),
     }
-    if f.member_named("oci-layout") {
-        return oci_layout(f, &o, run);
+    // `oci-layout` decides when it names a version; `{}` falls through to `manifest.json`.
+    if f.regular_named("oci-layout") {
+        match f.a.docs.oci_layout.as_ref().and_then(|d| d.parsed.as_ref()) {
+            Some(Ok(l)) if l.image_layout_version.is_empty() => {}
+            Some(Ok(_)) => return oci_layout(f, &o, run),
+            _ => return run.fail(Some(Code::OciLayoutInvalid), "untar oci layout: invalid JSON"),
+        }
     }
-    if !f.member_named("manifest.json") {
+    if !f.regular_named("manifest.json") {
         return run.fail(Some(Code::NotAnImage), "unrecognized image format");
     }
-    if f.manifest_list() != Some(true) {
-        return run.fail(Some(Code::ManifestInvalid), "unrecognized image format");
+    match f.manifest_list() {
+        Some(true) => {}
+        Some(false) => return run.fail(Some(Code::ManifestInvalid), "unrecognized image format"),
+        None => {
+            return run.fail(
+                Some(Code::ManifestInvalid),
+                format!("untar manifest: {}", f.manifest_error().unwrap_or_default()),
+            )
+        }
     }
+    if let Some((name, target)) = f.containerd_symlink_without_target() {
+        return run.fail(
+            Some(Code::LayerMissing),
+            format!("no target for symlink layer from {name:?} to {target:?}"),
+        );
+    }
+    // Each entry in turn: config, layers, platform (the config decoded), names.
+    let mut created = Vec::new();
+    let mut entries = 0usize;
     for img in f.manifest_images() {
         if img.config_member.is_none() {
             return run.fail(
@@ -108,9 +129,12 @@ pub(crate) fn importer(f: &Facts<'_>, o: Importer) -> Run {
                 );
             }
         }
-    }
-    let mut created = Vec::new();
-    for img in f.manifest_images() {
+        if img.config.is_none() {
+            return run.fail(Some(Code::ConfigInvalid), "unable to resolve platform: invalid image config");
+        }
+        if let Err(e) = Facts::times_ok(img) {
+            return run.fail(Some(Code::InvalidCreated), format!("unable to resolve platform: {e}"));
+        }
         let mut named = false;
         for tag in &img.repo_tags {
             match crate::model::identity::normalize_tag(tag) {
@@ -128,6 +152,7 @@ pub(crate) fn importer(f: &Facts<'_>, o: Importer) -> Run {
                 }
             }
         }
+        entries = entries.saturating_add(img.repo_tags.len().max(1));
         if !named && o.dangling_names {
             run.loaded(format!("moby-dangling@{}", img.api_id()));
             named = true;
@@ -136,8 +161,12 @@ pub(crate) fn importer(f: &Facts<'_>, o: Importer) -> Run {
             created.push(img);
         }
     }
+    if entries == 0 {
+        return run.fail(Some(Code::ManifestEmpty), "image might be filtered out");
+    }
     for img in created {
-        if let Some(stop) = unpack(f, img) {
+        let order: Vec<&crate::Layer> = img.layers.iter().collect();
+        if let Some(stop) = unpack(f, img, &order) {
             if o.unpack_fails {
                 return run.fail(stop.0, stop.1);
             }
@@ -147,14 +176,18 @@ pub(crate) fn importer(f: &Facts<'_>, o: Importer) -> Run {
 }
 
 /// The failure of unpacking one image's layers for the host, if it fails.
-fn unpack(f: &Facts<'_>, img: &crate::Image) -> Option<(Option<Code>, String)> {
+fn unpack(
+    f: &Facts<'_>,
+    img: &crate::Image,
+    order: &[&crate::Layer],
+) -> Option<(Option<Code>, String)> {
     if facts::layer_counts(img).is_some() {
         return Some((
             Some(Code::LayerCountMismatch),
             "mismatched image rootfs and manifest layers".into(),
         ));
     }
-    for (l, fact) in img.layers.iter().zip(f.layers(img)) {
+    for (l, fact) in order.iter().zip(f.layers_in(img, order)) {
         match fact {
             LayerFact::Missing => {
                 return Some((Some(Code::LayerMissing), "content not found".into()))
@@ -163,12 +196,19 @@ fn unpack(f: &Facts<'_>, img: &crate::Image) -> Option<(Option<Code>, String)> {
                 tar_ok,
                 diff_mismatch,
                 empty,
+                containerd_apply,
                 ..
             } => {
                 if !tar_ok && !empty {
                     return Some((
                         Some(Code::LayerCorrupt),
                         facts::layer_words(f.a.layer_scan(l).map(|s| &s.status)).into(),
+                    ));
+                }
+                if let Some(words) = containerd_apply {
+                    return Some((
+                        Some(Code::LayerCorrupt),
+                        format!("failed to extract layer: {words}"),
                     ));
                 }
                 if diff_mismatch {
@@ -191,17 +231,15 @@ fn unpack(f: &Facts<'_>, img: &crate::Image) -> Option<(Option<Code>, String)> {
 
 /// The import of an OCI layout through `index.json`.
 fn oci_layout(f: &Facts<'_>, o: &Importer, mut run: Run) -> Run {
-    match f.a.docs.oci_layout.as_ref().and_then(|d| d.parsed.as_ref()) {
-        Some(Ok(l)) if l.image_layout_version == "1.0.0" => {}
-        Some(Ok(l)) => {
+    if let Some(Ok(l)) = f.a.docs.oci_layout.as_ref().and_then(|d| d.parsed.as_ref()) {
+        if l.image_layout_version != "1.0.0" {
             return run.fail(
                 Some(Code::OciLayoutVersion),
                 format!("unsupported OCI version {}", l.image_layout_version),
-            )
+            );
         }
-        _ => return run.fail(Some(Code::OciLayoutInvalid), "invalid oci-layout"),
     }
-    if !f.member_named("index.json") {
+    if !f.regular_named("index.json") {
         return run.fail(
             Some(Code::OciIndexMissing),
             "missing index.json in OCI layout 1.0.0",
@@ -210,66 +248,17 @@ fn oci_layout(f: &Facts<'_>, o: &Importer, mut run: Run) -> Run {
     let Some(tree) = f.a.oci.as_ref() else {
         return run.fail(Some(Code::OciIndexInvalid), "invalid index.json");
     };
+    // `images.WalkNotEmpty` over every entry: indexes and manifests are read (an absent or
+    // undecodable one fails; Docker skips absent platforms), configs and layers are not.
+    if let Some(stop) = walk(tree, o.skip_missing) {
+        return run.fail(stop.0, stop.1);
+    }
     if tree.tops.is_empty() {
         return run.fail(Some(Code::OciIndexInvalid), "image might be filtered out");
     }
-    // The entries that make images: named ones (or every one, with dangling names).
-    let name_of = |top: &crate::model::oci::Edge| {
-        top.desc
-            .annotation(oci::ANN_IMAGE_NAME)
-            .map(str::to_string)
-            .or_else(|| {
-                top.desc.annotation(oci::ANN_REF_NAME).map(|r| {
-                    if r.contains(['/', ':', '@']) {
-                        r.to_string()
-                    } else {
-                        format!("import-<date>:{r}")
-                    }
-                })
-            })
-    };
-    let making: Vec<usize> = tree
-        .tops
-        .iter()
-        .enumerate()
-        .filter(|(_, top)| o.dangling_names || name_of(top).is_some())
-        .map(|(t, _)| t)
-        .collect();
-    // Every blob below those entries must be there (unless absent platforms are skipped).
-    for &t in &making {
-        for (desc, node) in tree.manifests_under(t) {
-            let present = node
-                .and_then(|n| tree.nodes.get(n))
-                .is_some_and(|n| n.member.is_some());
-            if !present && !o.skip_missing {
-                return run.fail(
-                    Some(Code::BlobMissing),
-                    format!("content digest {}: not found", desc.digest),
-                );
-            }
-            let Some(m) = node.and_then(|n| tree.manifest(n)) else {
-                continue;
-            };
-            for d in std::iter::once(&m.config).chain(m.layers.iter()) {
-                let there = d
-                    .digest
-                    .parse::<crate::Digest>()
-                    .ok()
-                    .map(|d| format!("blobs/{}/{}", d.algorithm().as_str(), d.hex()))
-                    .is_some_and(|p| f.a.index.file(p.as_bytes()).is_some());
-                let foreign = oci::is_foreign_media_type(&d.media_type);
-                if !there && !o.skip_missing && !foreign {
-                    return run.fail(
-                        Some(Code::BlobMissing),
-                        format!("content digest {}: not found", d.digest),
-                    );
-                }
-            }
-        }
-    }
     let mut created = Vec::new();
     for (t, top) in tree.tops.iter().enumerate() {
-        match name_of(top) {
+        match name_of(&top.desc) {
             Some(n) => {
                 run.named(n);
                 run.loaded(top.desc.digest.clone());
@@ -290,6 +279,63 @@ fn oci_layout(f: &Facts<'_>, o: &Importer, mut run: Run) -> Run {
         }
     }
     run
+}
+
+/// The name an entry of `index.json` gets: `io.containerd.image.name`, else
+/// `org.opencontainers.image.ref.name` (kept when it is a whole reference, else prefixed).
+fn name_of(desc: &oci::Descriptor) -> Option<String> {
+    desc.annotation(oci::ANN_IMAGE_NAME)
+        .map(str::to_string)
+        .or_else(|| {
+            desc.annotation(oci::ANN_REF_NAME).map(|r| {
+                if r.contains(['/', ':', '@']) {
+                    r.to_string()
+                } else {
+                    format!("import-<date>:{r}")
+                }
+            })
+        })
+}
+
+/// The failure of walking the indexes and manifests under `index.json`, if it fails.
+fn walk(tree: &crate::model::oci::OciTree, skip_missing: bool) -> Option<(Option<Code>, String)> {
+    let mut seen = std::collections::HashSet::new();
+    let mut stack: Vec<&crate::model::oci::Edge> = tree.tops.iter().rev().collect();
+    while let Some(e) = stack.pop() {
+        let read = e.desc.is_index() || is_manifest_type(&e.desc.media_type);
+        if !read {
+            continue;
+        }
+        let Some(n) = e.node else {
+            return Some((
+                Some(Code::InvalidDigest),
+                format!("{}: failed validation: invalid argument", e.desc.digest),
+            ));
+        };
+        if !seen.insert(n) {
+            continue;
+        }
+        match tree.nodes.get(n).map(|x| &x.kind) {
+            Some(NodeKind::Missing) if skip_missing => {}
+            Some(NodeKind::Missing) => {
+                return Some((
+                    Some(Code::BlobMissing),
+                    format!("content digest {}: not found", e.desc.digest),
+                ))
+            }
+            Some(NodeKind::Invalid(err)) => {
+                return Some((Some(Code::OciIndexInvalid), err.to_string()))
+            }
+            Some(NodeKind::Index { children }) => stack.extend(children.iter().rev()),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The manifest media types containerd reads children of.
+fn is_manifest_type(m: &str) -> bool {
+    m == oci::MEDIA_OCI_MANIFEST || m == oci::MEDIA_DOCKER_MANIFEST
 }
 
 /// The failure of unpacking the host platform of a top entry, if it fails.
@@ -317,9 +363,42 @@ fn unpack_top(f: &Facts<'_>, t: usize) -> Option<(Option<Code>, String)> {
             ),
         ));
     };
-    let img = f.a.images.iter().find(|i| i.oci_node == Some(*node));
-    match img {
-        Some(img) => unpack(f, img),
-        None => None,
+    // The image of that manifest; or, when `manifest.json` lists other layers than it (so
+    // the image is `manifest.json`'s), the image of the same config.
+    let config_member = tree.manifest(*node).and_then(|m| {
+        let d = m.config.digest.parse::<crate::Digest>().ok()?;
+        f.a.index
+            .file(format!("blobs/{}/{}", d.algorithm().as_str(), d.hex()).as_bytes())
+    });
+    let img = f
+        .a
+        .images
+        .iter()
+        .find(|i| i.oci_node == Some(*node))
+        .or_else(|| {
+            f.a.images
+                .iter()
+                .find(|i| config_member.is_some() && i.config_member == config_member)
+        })?;
+    // The layers in the OCI manifest's order (Docker 25.0.0 wrote them in random order).
+    let mut order: Vec<&crate::Layer> = Vec::new();
+    if let Some(m) = tree.manifest(*node) {
+        for d in &m.layers {
+            match img
+                .layers
+                .iter()
+                .find(|l| l.digest.as_ref().is_some_and(|g| g.to_string() == d.digest))
+            {
+                Some(l) => order.push(l),
+                None => {
+                    order.clear();
+                    break;
+                }
+            }
+        }
     }
+    if order.len() != img.layers.len() {
+        order = img.layers.iter().collect();
+    }
+    unpack(f, img, &order)
 }

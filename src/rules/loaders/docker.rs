@@ -363,9 +363,8 @@ fn legacy_image(
     if let Some(p) = &j.parent {
         legacy_image(f, v, p.as_bytes(), dirs, run, depth.saturating_add(1))?;
     }
-    if !j.id.as_deref().is_some_and(is_hex64) {
-        return Err((Code::LegacyIdInvalid, "invalid image ID".into()));
-    }
+    // The `id` of the json is not read: the directory name is the ID
+    // (v20.10.24 `image/tarexport/load.go` `legacyLoadImage`).
     let layer = format!("{d}/layer.tar");
     let Some(li) = f.a.index.file(layer.as_bytes()) else {
         return Err((
@@ -385,6 +384,3 @@ fn legacy_image(
     Ok(())
 }
 
-fn is_hex64(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}

@@ -44,6 +44,9 @@ pub(crate) enum LayerFact {
         /// Why moby's applier (`pkg/archive` `UnpackLayer`, which podman's containers/storage
         /// shares) fails on an entry: its words.
         apply: Option<&'static str>,
+        /// Why containerd's applier (v1.6.20 `archive/tar.go` `applyNaive` with
+        /// `OverlayConvertWhiteout`) fails on an entry: its words.
+        containerd_apply: Option<&'static str>,
         /// The layer holds a hardlink to a file of a lower layer (containerd's overlay
         /// applier extracts into the upper directory, where the target is not).
         link_below: bool,
@@ -66,6 +69,19 @@ impl<'a> Facts<'a> {
             None => Outer::Damaged,
             Some(_) => Outer::NotTar,
         }
+    }
+
+    /// How the outer tar reads for a reader that undoes a second compression too (the
+    /// tar inside a doubly compressed stream); `None` when the stream is not compressed twice
+    /// over a tar.
+    pub(crate) fn outer_twice(&self) -> Option<Outer> {
+        if !matches!(self.a.outer.head, Some(Head::DoubleCompressed(_))) || self.a.members.is_empty() {
+            return None;
+        }
+        Some(match &self.a.outer.stop {
+            None => Outer::Tar,
+            Some(_) => Outer::Damaged,
+        })
     }
 
     /// Why the outer tar stops early, for messages.
@@ -93,6 +109,15 @@ impl<'a> Facts<'a> {
             .members
             .iter()
             .any(|m| go_clean(&m.name) == name.as_bytes() && !matches!(m.kind, MemberKind::Dir))
+    }
+
+    /// Whether a regular file member (no link) is named `name` once cleaned as
+    /// [`member_named`](Self::member_named) cleans it.
+    pub(crate) fn regular_named(&self, name: &str) -> bool {
+        self.a
+            .members
+            .iter()
+            .any(|m| go_clean(&m.name) == name.as_bytes() && matches!(m.kind, MemberKind::File))
     }
 
     /// The `manifest.json` images, in order.
@@ -130,6 +155,13 @@ impl<'a> Facts<'a> {
 
     /// The layers of an image, as an applier sees them.
     pub(crate) fn layers(&self, img: &Image) -> Vec<LayerFact> {
+        self.layers_in(img, &img.layers.iter().collect::<Vec<_>>())
+    }
+
+    /// The layers of an image in the order an applier takes them (an OCI manifest may list
+    /// them in another order than `manifest.json`), each against the config's DiffID of
+    /// its position.
+    pub(crate) fn layers_in(&self, img: &Image, order: &[&crate::Layer]) -> Vec<LayerFact> {
         let written: Vec<String> = img
             .config
             .as_ref()
@@ -137,31 +169,41 @@ impl<'a> Facts<'a> {
             .unwrap_or_default();
         // Paths of the layers below, for hardlinks across layers.
         let mut below: std::collections::HashSet<u64> = std::collections::HashSet::new();
-        img.layers
+        order
             .iter()
             .enumerate()
             .map(|(k, l)| {
                 let Some(m) = l.index.and_then(|i| self.a.members.get(i)) else {
                     return LayerFact::Missing;
                 };
-                let (compression, tar_ok, odd_types, empty, apply, link_below) = match &m.layer {
-                    Some(s) => {
-                        let odd = s
-                            .notes
-                            .iter()
-                            .any(|n| matches!(n.what, Noted::UnknownType { .. }));
-                        let link_below = s.outside_links.iter().any(|(_, t, _)| {
-                            below.contains(&crate::scan::path_key(t.as_bytes()))
-                        });
-                        let dangling = s.outside_links.iter().any(|(_, t, _)| {
-                            !below.contains(&crate::scan::path_key(t.as_bytes()))
-                        });
-                        let apply = applier_failure(s, dangling);
-                        below.extend(s.paths.iter().copied());
-                        (s.compression, s.status.is_complete(), odd, false, apply, link_below)
-                    }
-                    None => (Compression::None, m.size == 0, false, m.size == 0, None, false),
-                };
+                let (compression, tar_ok, odd_types, empty, apply, containerd_apply, link_below) =
+                    match &m.layer {
+                        Some(s) => {
+                            let odd = s
+                                .notes
+                                .iter()
+                                .any(|n| matches!(n.what, Noted::UnknownType { .. }));
+                            let link_below = s.outside_links.iter().any(|(_, t, _)| {
+                                below.contains(&crate::scan::path_key(t.as_bytes()))
+                            });
+                            let dangling = s.outside_links.iter().any(|(_, t, _)| {
+                                !below.contains(&crate::scan::path_key(t.as_bytes()))
+                            });
+                            let apply = applier_failure(s, dangling);
+                            let containerd = containerd_failure(s, dangling || link_below);
+                            below.extend(s.paths.iter().copied());
+                            (
+                                s.compression,
+                                s.status.is_complete(),
+                                odd,
+                                false,
+                                apply,
+                                containerd,
+                                link_below,
+                            )
+                        }
+                        None => (Compression::None, m.size == 0, false, m.size == 0, None, None, false),
+                    };
                 // DiffIDs compare as written: one in another case or form is no match.
                 let diff_mismatch = match (written.get(k), &l.computed_diff_id) {
                     (Some(want), Some(got)) => *want != got.to_string(),
@@ -174,6 +216,7 @@ impl<'a> Facts<'a> {
                     diff_mismatch,
                     empty,
                     apply,
+                    containerd_apply,
                     link_below,
                 }
             })
@@ -321,6 +364,32 @@ fn applier_failure(s: &crate::scan::layer::LayerScan, dangling_link: bool) -> Op
         }
     }
     dangling_link.then_some("link: no such file or directory")
+}
+
+/// Why containerd's applier fails on a layer (the words it fails with), from what the scan
+/// noted: an entry type it does not create, a whiteout naming its own directory or parent,
+/// a whiteout of a path written earlier in the layer (the overlay character device cannot
+/// be made where the path is), a hardlink to a file not written earlier in the layer (the
+/// overlay applier extracts into an empty upper directory; observed with containerd
+/// 1.6.20), sparse data Go's reader refuses.
+fn containerd_failure(s: &crate::scan::layer::LayerScan, outside_link: bool) -> Option<&'static str> {
+    for n in &s.notes {
+        match &n.what {
+            Noted::UnknownType { .. } => return Some("unhandled tar header type"),
+            // No special meaning to containerd: a hardlink to a file that is not there.
+            Noted::AufsHardlinkMissing { .. } => return Some("link: no such file or directory"),
+            Noted::InvalidWhiteout => return Some("invalid whiteout name: invalid archive"),
+            Noted::SameLayerWhiteout {
+                written_before: true,
+                ..
+            } => return Some("failed to convert whiteout file: file exists"),
+            Noted::Tar(crate::scan::tar::Note::SparseMismatch { .. }) => {
+                return Some("archive/tar: sparse file contains unreferenced data")
+            }
+            _ => {}
+        }
+    }
+    outside_link.then_some("link: no such file or directory")
 }
 
 /// Go's `path.Clean` of a raw member name: a leading `/` is kept.

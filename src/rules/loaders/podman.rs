@@ -14,9 +14,13 @@
 //!   tag refuses the whole archive); per image the config needs `rootfs`, the layer count
 //!   must match, a layer file may not stand for two DiffIDs, every layer file must be there,
 //!   and every DiffID is checked during the copy.
-//! - Debian 12's podman 4.3.1 refuses every gzip-compressed `docker-archive` (`loading tar
-//!   component manifest.json: archive/tar: invalid tar header`), although containers/image's
-//!   source decompresses gzip; podman 5.x loads them.
+//! - `docker/internal/tarfile/reader.go` `NewReaderFromFile` decompresses a compressed file
+//!   and passes the stream to `NewReaderFromStream`, which decompresses it again: a stream
+//!   compressed twice loads.
+//! - Debian 12's podman 4.3.1 refuses every `docker-archive` compressed once with gzip
+//!   (`loading tar component manifest.json: archive/tar: invalid tar header`), although
+//!   containers/image's source decompresses gzip (gzip twice loads; bzip2, xz and zstd load);
+//!   podman 5.x loads them.
 
 use std::collections::HashMap;
 
@@ -124,6 +128,22 @@ fn oci_archive(f: &Facts<'_>) -> Run {
     if let Some(stop) = copy(f, img, tree.nodes.get(*node).and_then(|n| n.member)) {
         return run.fail(stop.0, stop.1);
     }
+    // containers/storage's destination checks each blob's size against its descriptor
+    // (containers/image v5.23.1 `storage/storage_dest.go` `putBlobToPendingFile`).
+    if let Some(m) = tree.manifest(*node) {
+        for d in std::iter::once(&m.config).chain(m.layers.iter()) {
+            let Ok(digest) = d.digest.parse::<crate::Digest>() else {
+                continue;
+            };
+            let path = format!("blobs/{}/{}", digest.algorithm().as_str(), digest.hex());
+            let Some(i) = f.a.index.file(path.as_bytes()) else {
+                continue;
+            };
+            if d.size >= 0 && f.size_of(Some(i)) != d.size.unsigned_abs() {
+                return run.fail(Some(Code::BlobSizeMismatch), "writing blob: blob size mismatch");
+            }
+        }
+    }
     let name = top
         .desc
         .annotation(oci::ANN_IMAGE_NAME)
@@ -180,16 +200,136 @@ fn copy(
     None
 }
 
+/// containers/image v5.23.1 `internal/iolimits`: `MaxTarFileManifestSize`.
+const MAX_MANIFEST: u64 = 1 << 20;
+/// containers/image v5.23.1 `internal/iolimits`: `MaxConfigBodySize`.
+const MAX_CONFIG: u64 = 4 << 20;
+
+/// Why copying one `docker-archive` image fails (`docker/internal/tarfile/src.go`
+/// `ensureCachedDataIsPresentPrivate`, `prepareLayerData`, `GetBlob`, then containers/storage
+/// applying each layer), if it fails.
+fn copy_image(f: &Facts<'_>, img: &crate::Image) -> Option<(Option<Code>, String)> {
+    let config_path = img.config_path.clone().unwrap_or_default();
+    let Some(ci) = f.podman_file(&config_path) else {
+        return Some((
+            Some(Code::ConfigMissing),
+            format!("loading tar component {config_path}: file does not exist"),
+        ));
+    };
+    if f.size_of(Some(ci)) > MAX_CONFIG {
+        return Some((
+            Some(Code::ConfigTooLarge),
+            format!("exceeded maximum allowed size of {MAX_CONFIG} bytes"),
+        ));
+    }
+    if let Err(e) = facts::config_ok(img) {
+        return Some((
+            Some(Code::ConfigNoRootfs),
+            format!("Invalid image config (rootFS is not set): {e}"),
+        ));
+    }
+    if let Err(e) = Facts::times_ok(img) {
+        return Some((
+            Some(Code::InvalidCreated),
+            format!("decoding tar config {config_path}: {e}"),
+        ));
+    }
+    if let Some((layers, diffs)) = facts::layer_counts(img) {
+        return Some((
+            Some(Code::LayerCountMismatch),
+            format!("Inconsistent layer count: {layers} in manifest, {diffs} in config"),
+        ));
+    }
+    // A layer file standing for two DiffIDs of this image.
+    let diffs: Vec<String> = img
+        .config
+        .as_ref()
+        .map(|c| c.diff_ids.clone())
+        .unwrap_or_default();
+    let mut path_of: HashMap<Vec<u8>, &str> = HashMap::new();
+    let mut known: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    for (l, d) in img.layers.iter().zip(&diffs) {
+        if !known.insert(d.as_str()) {
+            continue;
+        }
+        let p = l.path.clone().unwrap_or_default();
+        let key = facts::go_clean(p.as_bytes());
+        if path_of.insert(key, d.as_str()).is_some() {
+            return Some((
+                Some(Code::LayerPathReused),
+                format!("Layer tarfile {p} used for two different DiffID values"),
+            ));
+        }
+    }
+    for d in &diffs {
+        if d.parse::<crate::Digest>().is_err() {
+            return Some((Some(Code::InvalidDigest), format!("invalid digest {d:?}")));
+        }
+    }
+    let layers = f.layers(img);
+    for (l, fact) in img.layers.iter().zip(layers) {
+        let found = l.path.as_deref().and_then(|p| f.podman_file(p));
+        let LayerFact::Present {
+            tar_ok,
+            odd_types,
+            diff_mismatch,
+            empty,
+            apply,
+            ..
+        } = fact
+        else {
+            return Some((
+                Some(Code::LayerMissing),
+                "Some layer tarfiles are missing in the tarball".into(),
+            ));
+        };
+        if found.is_none() {
+            return Some((
+                Some(Code::LayerMissing),
+                "Some layer tarfiles are missing in the tarball".into(),
+            ));
+        }
+        if diff_mismatch {
+            return Some((
+                Some(Code::DiffIdMismatch),
+                format!(
+                    "Digest did not match, expected {}",
+                    l.diff_id
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
+                ),
+            ));
+        }
+        if !tar_ok && !empty {
+            return Some((
+                Some(Code::LayerCorrupt),
+                facts::layer_words(f.a.layer_scan(l).map(|s| &s.status)).into(),
+            ));
+        }
+        if odd_types {
+            return Some((Some(Code::LayerUnknownType), "unhandled tar header type".into()));
+        }
+        if let Some(words) = apply {
+            return Some((Some(Code::LayerCorrupt), words.into()));
+        }
+    }
+    None
+}
+
 fn docker_archive(f: &Facts<'_>, gzip: bool) -> Run {
     let mut run = Run::default();
     let c = f.compression();
-    if c == Compression::Gzip && !gzip {
+    // `NewReaderFromFile` decompresses a compressed file and hands the stream to
+    // `NewReaderFromStream`, which decompresses it again: a second compression is undone too.
+    let twice = f.outer_twice();
+    if c == Compression::Gzip && !gzip && twice.is_none() {
         return run.fail(
             None,
             "loading tar component manifest.json: archive/tar: invalid tar header",
         );
     }
-    match f.outer() {
+    match twice.unwrap_or_else(|| f.outer()) {
         Outer::Tar => {}
         Outer::NotTar => {
             return run.fail(
@@ -220,6 +360,12 @@ fn docker_archive(f: &Facts<'_>, gzip: bool) -> Run {
             )
         }
     }
+    if f.manifest_size() > MAX_MANIFEST {
+        return run.fail(
+            Some(Code::ManifestTooLarge),
+            format!("exceeded maximum allowed size of {MAX_MANIFEST} bytes"),
+        );
+    }
     let images = f.manifest_images();
     // Every tag first (docker/archive/reader.go `List`).
     for (n, img) in images.iter().enumerate() {
@@ -245,78 +391,10 @@ fn docker_archive(f: &Facts<'_>, gzip: bool) -> Run {
             }
         }
     }
-    // A layer file standing for two DiffIDs.
-    let mut diff_of: HashMap<Vec<u8>, crate::Digest> = HashMap::new();
-    for img in &images {
-        let diffs = img
-            .config
-            .as_ref()
-            .map(|c| c.diff_ids.clone())
-            .unwrap_or_default();
-        for (l, d) in img.layers.iter().zip(diffs) {
-            let (Some(p), Ok(d)) = (&l.path, d.parse::<crate::Digest>()) else {
-                continue;
-            };
-            let key = crate::path::EntryPath::clean(p.as_bytes())
-                .0
-                .as_bytes()
-                .to_vec();
-            if let Some(prev) = diff_of.insert(key, d.clone()) {
-                if prev != d {
-                    return run.fail(
-                        Some(Code::LayerPathReused),
-                        format!("Layer tarfile {p} used for two different DiffID values"),
-                    );
-                }
-            }
-        }
-    }
+    // Then each image is copied in turn: a failure leaves the earlier ones loaded.
     for img in images {
-        if img.config_member.is_none() {
-            return run.fail(
-                Some(Code::ConfigMissing),
-                format!(
-                    "loading tar component {}: file does not exist",
-                    img.config_path.clone().unwrap_or_default()
-                ),
-            );
-        }
-        if let Err(e) = facts::config_ok(img) {
-            return run.fail(
-                Some(Code::ConfigNoRootfs),
-                format!("Invalid image config (rootFS is not set): {e}"),
-            );
-        }
-        if let Some((layers, diffs)) = facts::layer_counts(img) {
-            return run.fail(
-                Some(Code::LayerCountMismatch),
-                format!("Inconsistent layer count: {layers} in manifest, {diffs} in config"),
-            );
-        }
-        let layers = f.layers(img);
-        if layers.contains(&LayerFact::Missing) {
-            return run.fail(
-                Some(Code::LayerMissing),
-                "Some layer tarfiles are missing in the tarball",
-            );
-        }
-        for (l, fact) in img.layers.iter().zip(layers) {
-            if let LayerFact::Present {
-                diff_mismatch: true,
-                ..
-            } = fact
-            {
-                return run.fail(
-                    Some(Code::DiffIdMismatch),
-                    format!(
-                        "Digest did not match, expected {}",
-                        l.diff_id
-                            .as_ref()
-                            .map(ToString::to_string)
-                            .unwrap_or_default()
-                    ),
-                );
-            }
+        if let Some(stop) = copy_image(f, img) {
+            return run.fail(stop.0, stop.1);
         }
         run.loaded(img.api_id());
         for tag in &img.repo_tags {
