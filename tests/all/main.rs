@@ -27,6 +27,7 @@ mod support;
 #[cfg(feature = "fuzzing")]
 mod fuzz_replay;
 mod harness;
+mod loader_facts;
 mod loaders;
 mod loaders_observed;
 mod loaders_smoke;
