@@ -385,7 +385,14 @@ pub(crate) fn walk_stream(
         walk.outer = rec.obs;
         return Ok(walk);
     }
-    walk_members(&mut rec, tar_head, &mut decoded, &raw_count, limits, options)?;
+    walk_members(
+        &mut rec,
+        tar_head,
+        &mut decoded,
+        &raw_count,
+        limits,
+        options,
+    )?;
     rec.obs.input_len = raw_count.load(Ordering::Relaxed);
     walk.members = rec.members;
     walk.outer = rec.obs;

@@ -515,7 +515,8 @@ fn validate_json_is_the_librarys_report() {
             "tar_size",
             "images",
             "repositories",
-            "findings"
+            "findings",
+            "loaders"
         ]
     );
     let report = imgtar::Reader::new().open(&f).unwrap();

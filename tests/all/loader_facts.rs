@@ -231,10 +231,17 @@ fn every_verdict_names_its_version_and_whether_it_was_tested() {
         );
     }
     // A refusal always says why.
-    let refused = Reader::new()
-        .open(real("ggcr-null-manifest.tar"))
-        .unwrap();
-    for v in refused.loaders.iter().filter(|v| v.verdict != Outcome::Loads) {
-        assert!(!v.message.is_empty(), "{} {} refuses silently", v.loader, v.version);
+    let refused = Reader::new().open(real("ggcr-null-manifest.tar")).unwrap();
+    for v in refused
+        .loaders
+        .iter()
+        .filter(|v| v.verdict != Outcome::Loads)
+    {
+        assert!(
+            !v.message.is_empty(),
+            "{} {} refuses silently",
+            v.loader,
+            v.version
+        );
     }
 }

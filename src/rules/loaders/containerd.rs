@@ -83,7 +83,12 @@ pub(crate) fn importer(f: &Facts<'_>, o: Importer) -> Run {
         match f.a.docs.oci_layout.as_ref().and_then(|d| d.parsed.as_ref()) {
             Some(Ok(l)) if l.image_layout_version.is_empty() => {}
             Some(Ok(_)) => return oci_layout(f, &o, run),
-            _ => return run.fail(Some(Code::OciLayoutInvalid), "untar oci layout: invalid JSON"),
+            _ => {
+                return run.fail(
+                    Some(Code::OciLayoutInvalid),
+                    "untar oci layout: invalid JSON",
+                )
+            }
         }
     }
     if !f.regular_named("manifest.json") {
@@ -130,10 +135,16 @@ pub(crate) fn importer(f: &Facts<'_>, o: Importer) -> Run {
             }
         }
         if img.config.is_none() {
-            return run.fail(Some(Code::ConfigInvalid), "unable to resolve platform: invalid image config");
+            return run.fail(
+                Some(Code::ConfigInvalid),
+                "unable to resolve platform: invalid image config",
+            );
         }
         if let Err(e) = Facts::times_ok(img) {
-            return run.fail(Some(Code::InvalidCreated), format!("unable to resolve platform: {e}"));
+            return run.fail(
+                Some(Code::InvalidCreated),
+                format!("unable to resolve platform: {e}"),
+            );
         }
         let mut named = false;
         for tag in &img.repo_tags {
@@ -370,16 +381,15 @@ fn unpack_top(f: &Facts<'_>, t: usize) -> Option<(Option<Code>, String)> {
         f.a.index
             .file(format!("blobs/{}/{}", d.algorithm().as_str(), d.hex()).as_bytes())
     });
-    let img = f
-        .a
-        .images
-        .iter()
-        .find(|i| i.oci_node == Some(*node))
-        .or_else(|| {
-            f.a.images
-                .iter()
-                .find(|i| config_member.is_some() && i.config_member == config_member)
-        })?;
+    let img =
+        f.a.images
+            .iter()
+            .find(|i| i.oci_node == Some(*node))
+            .or_else(|| {
+                f.a.images
+                    .iter()
+                    .find(|i| config_member.is_some() && i.config_member == config_member)
+            })?;
     // The layers in the OCI manifest's order (Docker 25.0.0 wrote them in random order).
     let mut order: Vec<&crate::Layer> = Vec::new();
     if let Some(m) = tree.manifest(*node) {

@@ -257,7 +257,10 @@ fn apply_layers(f: &Facts<'_>, img: &crate::Image, v: Classic) -> Option<(Option
                     ));
                 }
                 if let Some(words) = apply {
-                    return Some((None, format!("ApplyLayer exit status 1 stdout:  stderr: {words}")));
+                    return Some((
+                        None,
+                        format!("ApplyLayer exit status 1 stdout:  stderr: {words}"),
+                    ));
                 }
                 if diff_mismatch {
                     return Some((
@@ -350,12 +353,11 @@ fn legacy_image(
             format!("open {json}: no such file or directory"),
         ));
     };
-    let parsed = f
-        .a
-        .members
-        .get(ji)
-        .and_then(|m| m.data())
-        .map(crate::doc::legacy::parse);
+    let parsed =
+        f.a.members
+            .get(ji)
+            .and_then(|m| m.data())
+            .map(crate::doc::legacy::parse);
     let j = match parsed {
         Some(Ok(j)) => j,
         _ => return Err((Code::LegacyJsonInvalid, format!("{json}: invalid JSON"))),
@@ -383,4 +385,3 @@ fn legacy_image(
     run.loaded(d);
     Ok(())
 }
-

@@ -75,7 +75,9 @@ impl<'a> Facts<'a> {
     /// tar inside a doubly compressed stream); `None` when the stream is not compressed twice
     /// over a tar.
     pub(crate) fn outer_twice(&self) -> Option<Outer> {
-        if !matches!(self.a.outer.head, Some(Head::DoubleCompressed(_))) || self.a.members.is_empty() {
+        if !matches!(self.a.outer.head, Some(Head::DoubleCompressed(_)))
+            || self.a.members.is_empty()
+        {
             return None;
         }
         Some(match &self.a.outer.stop {
@@ -202,7 +204,15 @@ impl<'a> Facts<'a> {
                                 link_below,
                             )
                         }
-                        None => (Compression::None, m.size == 0, false, m.size == 0, None, None, false),
+                        None => (
+                            Compression::None,
+                            m.size == 0,
+                            false,
+                            m.size == 0,
+                            None,
+                            None,
+                            false,
+                        ),
                     };
                 // DiffIDs compare as written: one in another case or form is no match.
                 let diff_mismatch = match (written.get(k), &l.computed_diff_id) {
@@ -279,7 +289,12 @@ impl<'a> Facts<'a> {
     /// name (the first copy), one symlink followed to a regular file. `None`: not found.
     pub(crate) fn podman_file(&self, path: &str) -> Option<usize> {
         let want = go_clean(path.as_bytes());
-        let first = |name: &[u8]| self.a.members.iter().position(|m| go_clean(&m.name) == name);
+        let first = |name: &[u8]| {
+            self.a
+                .members
+                .iter()
+                .position(|m| go_clean(&m.name) == name)
+        };
         let i = first(&want)?;
         let m = self.a.members.get(i)?;
         match &m.kind {
@@ -322,7 +337,13 @@ impl<'a> Facts<'a> {
 
     /// The `manifest.json` member's size (what size caps judge).
     pub(crate) fn manifest_size(&self) -> u64 {
-        self.size_of(self.a.docs.manifest.as_ref().and_then(|d| d.reference.member()))
+        self.size_of(
+            self.a
+                .docs
+                .manifest
+                .as_ref()
+                .and_then(|d| d.reference.member()),
+        )
     }
 
     /// Whether `manifest.json` leads to a regular file (a dangling link is no manifest).
@@ -372,7 +393,10 @@ fn applier_failure(s: &crate::scan::layer::LayerScan, dangling_link: bool) -> Op
 /// be made where the path is), a hardlink to a file not written earlier in the layer (the
 /// overlay applier extracts into an empty upper directory; observed with containerd
 /// 1.6.20), sparse data Go's reader refuses.
-fn containerd_failure(s: &crate::scan::layer::LayerScan, outside_link: bool) -> Option<&'static str> {
+fn containerd_failure(
+    s: &crate::scan::layer::LayerScan,
+    outside_link: bool,
+) -> Option<&'static str> {
     for n in &s.notes {
         match &n.what {
             Noted::UnknownType { .. } => return Some("unhandled tar header type"),

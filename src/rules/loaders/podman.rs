@@ -140,7 +140,10 @@ fn oci_archive(f: &Facts<'_>) -> Run {
                 continue;
             };
             if d.size >= 0 && f.size_of(Some(i)) != d.size.unsigned_abs() {
-                return run.fail(Some(Code::BlobSizeMismatch), "writing blob: blob size mismatch");
+                return run.fail(
+                    Some(Code::BlobSizeMismatch),
+                    "writing blob: blob size mismatch",
+                );
             }
         }
     }
@@ -308,7 +311,10 @@ fn copy_image(f: &Facts<'_>, img: &crate::Image) -> Option<(Option<Code>, String
             ));
         }
         if odd_types {
-            return Some((Some(Code::LayerUnknownType), "unhandled tar header type".into()));
+            return Some((
+                Some(Code::LayerUnknownType),
+                "unhandled tar header type".into(),
+            ));
         }
         if let Some(words) = apply {
             return Some((Some(Code::LayerCorrupt), words.into()));
