@@ -148,8 +148,8 @@ pub(super) fn check(a: &Archive, out: &mut Vec<Finding>) {
                     "entry {n}: {} Layers but the config has {} diff_ids (docker load: \"invalid manifest, layers length mismatch: expected {}, got {}\")",
                     item.layers.len(),
                     diff_ids.len(),
-                    diff_ids.len(),
-                    item.layers.len()
+                    item.layers.len(),
+                    diff_ids.len()
                 ),
             )));
         }

@@ -214,7 +214,7 @@ fn every_verdict_names_its_version_and_whether_it_was_tested() {
         .loaders
         .iter()
         .filter(|v| v.tested)
-        .map(|v| (v.loader, &*v.version))
+        .map(|v| (v.loader, v.version))
         .collect();
     assert_eq!(
         tested,
