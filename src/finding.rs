@@ -88,8 +88,9 @@ codes! {
     OuterCompressed = "outer-compressed", Info, Some(1);
     /// R1: non-zero bytes after the end-of-archive blocks (tolerated by Go's tar reader).
     TrailingData = "trailing-data", Info, Some(1);
-    /// R1: the archive ends without end-of-archive blocks (cut at a member boundary?).
-    NoEndOfArchive = "no-end-of-archive", Warning, Some(1);
+    /// R1: the archive ends without its two end-of-archive blocks: cut at a member boundary
+    /// (Go's reader, and so docker load, takes it as complete; POSIX tar requires them).
+    NoEndOfArchive = "no-end-of-archive", Error, Some(1);
     /// R1: the archive ends early: inside a member, a header, or the compressed stream (a cut
     /// download or copy).
     TruncatedArchive = "truncated-archive", Error, Some(1);

@@ -64,20 +64,70 @@ fn reading(a: &Archive, out: &mut Vec<Finding>) {
         _ => {}
     }
     if let Some(stop) = &o.stop {
-        out.push(stopped(a, stop));
-    }
-    if o.head == Some(Head::Tar)
-        && o.stop.is_none()
-        && o.end == tar::End::NoMarker
-        && !a.members.is_empty()
-    {
-        out.push(
-            Finding::new(
-                Code::NoEndOfArchive,
-                "the archive has no end-of-archive blocks: it may have been cut short at a member boundary",
-            )
-            .at_offset(o.tar_len),
+        let mut f = stopped(a, stop);
+        let cut = matches!(
+            stop,
+            OuterStop::Truncated { .. }
+                | OuterStop::Decode {
+                    failure: DecodeFailure::Truncated,
+                    ..
+                }
         );
+        let documents = ["manifest.json", "index.json", "repositories"]
+            .iter()
+            .any(|d| a.index.get(d.as_bytes()).is_some());
+        if cut && !documents && !a.members.is_empty() {
+            f.message.push_str(
+                "; no manifest.json, index.json or repositories was read before it, and docker save writes them last: they are likely in the missing part",
+            );
+        }
+        out.push(f);
+    }
+    let read_as_tar = matches!(o.head, Some(Head::Tar) | Some(Head::DoubleCompressed(_)));
+    if read_as_tar && o.stop.is_none() && !a.members.is_empty() {
+        let what = match o.end {
+            tar::End::NoMarker => Some("without the two zero blocks that end a tar"),
+            tar::End::OneZeroBlock => {
+                Some("after one zero block, without the second that ends a tar")
+            }
+            _ => None,
+        };
+        if let Some(what) = what {
+            out.push(
+                Finding::new(
+                    Code::NoEndOfArchive,
+                    format!(
+                        "the archive ends at byte {} {what}: every member before it is complete, but the file looks cut short at a member boundary (Go's archive/tar, and so docker load, reads it as complete)",
+                        o.tar_len
+                    ),
+                )
+                .at_offset(o.tar_len),
+            );
+        }
+    }
+    if let Some(d) = o.trailing.as_ref().and_then(|t| t.decode.as_ref()) {
+        let (code, what) = match d.failure {
+            DecodeFailure::Truncated => (
+                Code::TruncatedArchive,
+                format!(
+                    "the tar inside is complete, but the {}-compressed input ends after {} compressed bytes, before the end of its compressed stream (its trailer or last frame): the file looks cut short",
+                    d.compression.as_str(),
+                    d.consumed
+                ),
+            ),
+            DecodeFailure::Corrupt => (
+                Code::OuterCorrupt,
+                format!(
+                    "the tar inside is complete, but the {}-compressed input is corrupt near compressed byte {} after it: {}",
+                    d.compression.as_str(),
+                    d.consumed,
+                    d.message
+                ),
+            ),
+        };
+        let mut f = Finding::new(code, what).at_offset(d.produced);
+        f.compressed_offset = Some(d.consumed);
+        out.push(f);
     }
     if let Some(t) = &o.trailing {
         if t.nonzero > 0 {

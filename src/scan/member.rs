@@ -89,6 +89,14 @@ pub struct Member {
     /// directory input).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offset: Option<u64>,
+    /// Byte offset of the member's first block in the decompressed outer tar stream: its
+    /// first extension header (PAX, GNU long name) when it has any, else [`offset`](Self::offset).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<u64>,
+    /// Byte offset of the member's data in the decompressed outer tar stream (its content
+    /// occupies `data_offset..data_offset + size`, then zero padding to a 512-byte block).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_offset: Option<u64>,
     /// Member type.
     #[serde(flatten)]
     pub kind: MemberKind,
@@ -125,6 +133,8 @@ impl Member {
             path: EntryPath::clean(&name).0,
             name,
             offset,
+            start: offset,
+            data_offset: None,
             kind,
             size,
             mode,

@@ -148,6 +148,9 @@ pub(crate) struct Trailing {
     pub tar_header: bool,
     /// That header's name field.
     pub first_name: Option<Vec<u8>>,
+    /// The decompressor failed after the end of the tar (a cut or corrupt trailer: the
+    /// tar inside is complete).
+    pub decode: Option<crate::compress::DecodeError>,
 }
 
 impl Trailing {

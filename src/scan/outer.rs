@@ -151,6 +151,8 @@ impl<'l> Recorder<'l> {
             h.size,
             u32::try_from(h.mode & 0o7777).unwrap_or(0),
         );
+        m.start = Some(h.start);
+        m.data_offset = Some(h.data);
         if !is_file {
             m.presence = crate::scan::member::Presence::Complete;
         }
@@ -250,9 +252,10 @@ impl<'l> Recorder<'l> {
 }
 
 /// Reads what follows the end-of-archive marker: counts the bytes and the non-zero ones, and
-/// notices a second archive. A decoder failure there ends it quietly (the archive itself is
-/// complete); a decompression limit is kept in `stop`, since what lies beyond it was not
-/// read (a bomb appended after the archive).
+/// notices a second archive. A decoder failure there is kept in the result (the archive
+/// itself is complete, but its compressed stream was cut or changed after it); a
+/// decompression limit is kept in `stop`, since what lies beyond it was not read (a bomb
+/// appended after the archive).
 pub(crate) fn trailing<R: Read + ?Sized>(
     r: &mut R,
     at: u64,
@@ -269,6 +272,9 @@ pub(crate) fn trailing<R: Read + ?Sized>(
             Ok(0) => break,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
+                if let Some(d) = DecodeError::of(&e) {
+                    t.decode = Some(d.clone());
+                }
                 if let Some(hit) = LimitHit::of(&e) {
                     *stop = Some(OuterStop::Limit {
                         limit: hit.limit,
@@ -300,7 +306,7 @@ pub(crate) fn trailing<R: Read + ?Sized>(
         }
         t.nonzero = t.nonzero.saturating_add(nz);
     }
-    if t.total == 0 {
+    if t.total == 0 && t.decode.is_none() {
         return None;
     }
     if let Some(b) = first_block {

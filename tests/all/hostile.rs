@@ -229,7 +229,7 @@ fn truncated_archives_at_every_kind_of_boundary() {
         let r = findings(&bytes[..cut]);
         assert!(
             has(&r, Code::TruncatedArchive, Severity::Error)
-                || has(&r, Code::NoEndOfArchive, Severity::Warning),
+                || has(&r, Code::NoEndOfArchive, Severity::Error),
             "cut at {cut}: {:#?}",
             r.findings
         );

@@ -225,6 +225,28 @@ pub(crate) fn build_variants(dir: &Path, files: &[(String, PathBuf)]) -> Vec<Var
         zstd::encode_all(&dive[..], 3).unwrap(),
     );
 
+    // Cut downloads the tar reader cannot see: the compressed stream cut inside its
+    // trailer (the tar inside complete), and a plain tar cut before its end blocks.
+    let gz = gzip(&dive);
+    add(
+        "dive-docker-1.10-whiteouts+outer-gzip-trailer-cut.tar.gz",
+        DIVE,
+        "the whole archive gzip-compressed, then its last 4 bytes (of the 8-byte trailer) cut",
+        gz[..gz.len() - 4].to_vec(),
+    );
+    add(
+        "dive-docker-1.10-whiteouts+no-end-blocks.tar",
+        DIVE,
+        "cut after the last member, before the zero blocks that end a tar",
+        {
+            let mut b = dive.clone();
+            while b.len() >= 512 && b[b.len() - 512..].iter().all(|&x| x == 0) {
+                b.truncate(b.len() - 512);
+            }
+            b
+        },
+    );
+
     // Legacy VERSION files saying 2.0.
     add(
         "dive-docker-1.10-whiteouts+version-2.0.tar",

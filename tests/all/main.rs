@@ -10,6 +10,7 @@
 )]
 
 mod corpus;
+mod damaged;
 mod e2e_umoci;
 mod engine_api;
 mod engine_golden;

@@ -447,7 +447,7 @@ cases! {
             b.mark("end", None, Some(end));
             b
         },
-        expect: Code::NoEndOfArchive, severity: W, at: At::Mark("end"), ..D
+        expect: Code::NoEndOfArchive, severity: E, at: At::Mark("end"), ..D
     };
     truncated_inside_member: Case {
         build: || {

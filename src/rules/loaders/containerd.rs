@@ -70,7 +70,8 @@ pub(crate) fn importer(f: &Facts<'_>, o: Importer) -> Run {
     if c.is_compressed() && !o.decompresses.contains(&c) {
         return run.fail(None, "archive/tar: invalid tar header");
     }
-    match f.outer() {
+    // `ImportIndex` reads the tar to its end-of-archive marker and no further.
+    match f.outer_to_end_marker() {
         Outer::Tar => {}
         Outer::NotTar if f.a.outer.head == Some(crate::scan::Head::Empty) => {
             return run.fail(Some(Code::EmptyInput), "unrecognized image format")

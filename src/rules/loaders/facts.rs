@@ -58,8 +58,27 @@ impl<'a> Facts<'a> {
         Facts { a, findings }
     }
 
-    /// How the outer tar reads.
+    /// How the outer stream reads when it is read to its end (a decompressor that fails
+    /// after the tar's end, in a cut or changed trailer, fails the read).
     pub(crate) fn outer(&self) -> Outer {
+        match self.outer_to_end_marker() {
+            Outer::Tar if self.trailer_damaged() => Outer::Damaged,
+            o => o,
+        }
+    }
+
+    /// The compressed stream fails after the tar's end (its trailer cut or changed).
+    pub(crate) fn trailer_damaged(&self) -> bool {
+        self.a
+            .outer
+            .trailing
+            .as_ref()
+            .is_some_and(|t| t.decode.is_some())
+    }
+
+    /// How the outer tar reads up to its end-of-archive marker (what a reader that stops
+    /// there sees: Go's `archive/tar` returns `io.EOF` at the marker without reading on).
+    pub(crate) fn outer_to_end_marker(&self) -> Outer {
         match self.a.outer.head {
             Some(Head::Tar) | None if self.a.directory => Outer::Tar,
             Some(Head::Tar) => match &self.a.outer.stop {
@@ -90,6 +109,10 @@ impl<'a> Facts<'a> {
     pub(crate) fn damage(&self) -> &'static str {
         match &self.a.outer.stop {
             Some(OuterStop::Header { .. }) => "archive/tar: invalid tar header",
+            None if self.trailer_damaged() => match self.a.compression {
+                Compression::Gzip => "gzip: invalid checksum or unexpected EOF",
+                _ => "unexpected EOF",
+            },
             _ => "unexpected EOF",
         }
     }
