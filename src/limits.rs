@@ -34,6 +34,10 @@ pub struct Limits {
     /// 16 MiB (gzip cannot pass about 1032:1; zstd, xz and bzip2 bombs can).
     /// Default: [`Limits::DEFAULT_MAX_DECOMPRESSION_RATIO`].
     pub max_decompression_ratio: u64,
+    /// Most bytes of a stream handed to worker threads and not yet consumed (a streaming read
+    /// hashes and walks a layer on a worker while it reads the next member).
+    /// Default: [`Limits::DEFAULT_MAX_IN_FLIGHT_BYTES`].
+    pub max_in_flight_bytes: u64,
 }
 
 impl Limits {
@@ -59,6 +63,8 @@ impl Limits {
     pub const DEFAULT_MAX_DECOMPRESSED_BYTES: u64 = 64 << 30;
     /// Default for [`Limits::max_decompression_ratio`]: 10 000.
     pub const DEFAULT_MAX_DECOMPRESSION_RATIO: u64 = 10_000;
+    /// Default for [`Limits::max_in_flight_bytes`]: 64 MiB.
+    pub const DEFAULT_MAX_IN_FLIGHT_BYTES: u64 = 64 << 20;
 
     /// No bound except the link depth (which guards against loops).
     pub const UNLIMITED: Limits = Limits {
@@ -72,6 +78,7 @@ impl Limits {
         max_decompressed_bytes: u64::MAX,
         max_sparse_regions: u64::MAX,
         max_decompression_ratio: u64::MAX,
+        max_in_flight_bytes: Self::DEFAULT_MAX_IN_FLIGHT_BYTES,
     };
 }
 
@@ -88,6 +95,7 @@ impl Default for Limits {
             max_decompressed_bytes: Self::DEFAULT_MAX_DECOMPRESSED_BYTES,
             max_sparse_regions: Self::DEFAULT_MAX_SPARSE_REGIONS,
             max_decompression_ratio: Self::DEFAULT_MAX_DECOMPRESSION_RATIO,
+            max_in_flight_bytes: Self::DEFAULT_MAX_IN_FLIGHT_BYTES,
         }
     }
 }

@@ -176,7 +176,8 @@ impl Reader {
         self
     }
 
-    /// How many threads read members of a seekable file (default: the number of cores).
+    /// How many threads read members' content (default: the number of cores): several members
+    /// of a seekable file at once, and on a stream the layers while the walk reads on.
     pub fn threads(mut self, n: usize) -> Self {
         self.threads = n.max(1);
         self
@@ -217,6 +218,7 @@ impl Reader {
             hook,
             only_wanted,
             progress: self.progress.as_deref().map(|p| p as &(dyn Fn(u64) + Sync)),
+            threads: self.threads,
         }
     }
 

@@ -199,6 +199,23 @@ pub(crate) struct Content {
     pub count: u64,
     pub layer: Option<LayerScan>,
     pub data: MemberData,
+    /// Processed elsewhere: the result is set on the member when it arrives.
+    pub deferred: bool,
+}
+
+impl Content {
+    /// A content whose result a worker will give later.
+    pub(crate) fn deferred() -> Content {
+        Content {
+            deferred: true,
+            ..Content::default()
+        }
+    }
+
+    /// Whether this is [`Content::deferred`].
+    pub(crate) fn is_deferred(&self) -> bool {
+        self.deferred
+    }
 }
 
 /// Counts what is read through it into a shared cell, so that a failure partway still tells

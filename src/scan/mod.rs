@@ -16,6 +16,7 @@ pub(crate) mod indexed;
 pub(crate) mod layer;
 pub(crate) mod member;
 pub(crate) mod outer;
+pub(crate) mod pipeline;
 pub(crate) mod readahead;
 pub(crate) mod tar;
 
@@ -40,6 +41,8 @@ pub(crate) struct ScanOptions<'h> {
     pub only_wanted: bool,
     /// Told of the bytes read so far.
     pub progress: Option<&'h (dyn Fn(u64) + Sync)>,
+    /// Threads the streaming walk may use for members' content (1: all on the walk's own).
+    pub threads: usize,
 }
 
 impl std::fmt::Debug for ScanOptions<'_> {

@@ -4,10 +4,12 @@
 
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Mutex};
 
 use crate::compress::{self, Compression, DecodeError, LimitHit};
 use crate::path::EntryPath;
-use crate::scan::member::{kind_of, ContentPolicy, Member, MemberKind};
+use crate::scan::member::{kind_of, Content, ContentPolicy, Member, MemberKind};
+use crate::scan::pipeline;
 use crate::scan::tar::{self, Flow, Stopped, TarError, TarReader};
 use crate::scan::{Head, HookFailed, OuterObs, OuterStop, Retry, ScanOptions, Trailing, Walk};
 use crate::{Error, Limits, Result};
@@ -405,8 +407,30 @@ pub(crate) fn walk_stream(
     Ok(walk)
 }
 
+/// Members at least this large, which look like layers, are processed on a worker thread
+/// while the walk reads on (smaller ones are not worth the hand-over).
+const PARALLEL_MIN: u64 = 1 << 20;
+
+/// A member handed to a worker.
+struct Job<'b> {
+    member: usize,
+    path: EntryPath,
+    size: u64,
+    feed: pipeline::Feed<'b>,
+}
+
+/// What a worker made of a member.
+type Done = (usize, Content, Option<io::Error>);
+
 /// Walks the members of the tar whose first block is `tar_head` and whose rest `decoded`
 /// gives, recording them in `rec`.
+///
+/// With more than one thread and no content hook, a member that looks like a layer (and is
+/// not small) is handed to a worker as it streams by: the walk copies its bytes into the
+/// worker's feed and reads on, so member k is hashed, inflated and walked while member k+1 is
+/// read. The bytes in flight are bounded by [`Limits::max_in_flight_bytes`]. What a worker
+/// reports is applied exactly as the same processing on the walk's thread would be: the
+/// result does not depend on the number of threads.
 fn walk_members(
     rec: &mut Recorder<'_>,
     tar_head: Vec<u8>,
@@ -421,6 +445,154 @@ fn walk_members(
         kept_total: &kept,
         options,
     };
+    let workers = if options.hook.is_none() {
+        options.threads.saturating_sub(1).min(16)
+    } else {
+        0
+    };
+    let budget = pipeline::Budget::new(limits.max_in_flight_bytes);
+    let (job_tx, job_rx) = mpsc::channel::<Job<'_>>();
+    let job_rx = Mutex::new(job_rx);
+    let (done_tx, done_rx) = mpsc::channel::<Done>();
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            let done_tx = done_tx.clone();
+            let (job_rx, policy) = (&job_rx, &policy);
+            s.spawn(move || loop {
+                let job = match job_rx.lock() {
+                    Ok(rx) => rx.recv(),
+                    Err(_) => return,
+                };
+                let Ok(job) = job else { return };
+                let (content, err) = policy.process(job.feed, &job.path, job.size);
+                if done_tx.send((job.member, content, err)).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(done_tx);
+        let mut pending = 0usize;
+        let result = walk_tar(
+            rec,
+            tar_head,
+            decoded,
+            raw_count,
+            limits,
+            &policy,
+            |member, path, size, body, rec| {
+                if workers == 0 || size < PARALLEL_MIN {
+                    return None;
+                }
+                // Only what looks like a layer goes to a worker: metadata documents are kept
+                // in archive order (their memory budget is charged in that order).
+                let head = match read_head(&mut *body) {
+                    Ok(h) => h,
+                    Err((n, e)) => return Some((compress_count(n), Some(e))),
+                };
+                let layer_like = Compression::sniff(&head).is_compressed()
+                    || (head.len() == 512 && tar::looks_like_header(&head));
+                if !layer_like {
+                    let (c, e) = policy.process(io::Cursor::new(head).chain(body), &path, size);
+                    return Some((c, e));
+                }
+                let (mut sink, feed) = pipeline::channel(&budget);
+                if job_tx
+                    .send(Job {
+                        member,
+                        path,
+                        size,
+                        feed,
+                    })
+                    .is_err()
+                {
+                    return Some((compress_count(0), None));
+                }
+                pending = pending.saturating_add(1);
+                let n = head.len() as u64;
+                sink.send(head);
+                let (copied, failed) = sink.pump(body);
+                drop(sink);
+                // Apply what is done meanwhile, so results do not pile up.
+                while let Ok(d) = done_rx.try_recv() {
+                    pending = pending.saturating_sub(1);
+                    apply(rec, d);
+                }
+                match failed {
+                    // The walk stops here: wait for this member, then report as the walk's
+                    // own processing would (what was read counted, nothing learned).
+                    Some(e) => {
+                        while pending > 0 {
+                            let Ok(d) = done_rx.recv() else { break };
+                            pending = pending.saturating_sub(1);
+                            if d.0 != member {
+                                apply(rec, d);
+                            }
+                        }
+                        Some((compress_count(n.saturating_add(copied)), Some(e)))
+                    }
+                    // Deferred: the worker's result is applied when it arrives.
+                    None => Some((Content::deferred(), None)),
+                }
+            },
+        );
+        drop(job_tx);
+        for d in done_rx.iter() {
+            apply(rec, d);
+        }
+        result
+    })
+}
+
+/// Applies a worker's result to its member.
+fn apply(rec: &mut Recorder<'_>, (i, content, _err): Done) {
+    // Without a hook a worker's processing fails only with its feed, which never fails: the
+    // error of a member is the walk's own, handled where it reads.
+    if let Some(m) = rec.members.get_mut(i) {
+        m.set_content(content);
+    }
+}
+
+/// The first bytes of a member, as [`compress::read_head`] reads them; on failure, how many
+/// bytes were read before it (the walk's own processing would count them).
+fn read_head(r: &mut dyn Read) -> std::result::Result<Vec<u8>, (u64, io::Error)> {
+    let mut head = vec![0u8; compress::SNIFF_LEN];
+    let (filled, failure) = pipeline::fill(r, &mut head);
+    if let Some(e) = failure {
+        return Err((filled as u64, e));
+    }
+    head.truncate(filled);
+    Ok(head)
+}
+
+/// A content that only counts bytes read.
+fn compress_count(count: u64) -> Content {
+    Content {
+        count,
+        ..Content::default()
+    }
+}
+
+/// The tar walk itself: records each member, processes its content (through `offload` when
+/// it takes the member, else on this thread), and records how the walk ended.
+#[allow(clippy::too_many_arguments)]
+fn walk_tar<F>(
+    rec: &mut Recorder<'_>,
+    tar_head: Vec<u8>,
+    decoded: &mut dyn Read,
+    raw_count: &AtomicU64,
+    limits: &Limits,
+    policy: &ContentPolicy<'_>,
+    mut offload: F,
+) -> Result<()>
+where
+    F: FnMut(
+        usize,
+        EntryPath,
+        u64,
+        &mut dyn Read,
+        &mut Recorder<'_>,
+    ) -> Option<(Content, Option<io::Error>)>,
+{
     let mut reader = TarReader::new(
         tar::Stream(io::Cursor::new(tar_head).chain(&mut *decoded)),
         crate::scan::layer::tar_limits(limits),
@@ -436,9 +608,15 @@ fn walk_members(
             .get(i)
             .map(|m| m.path.clone())
             .unwrap_or_default();
-        let (content, err) = policy.process(EofOnCut(body), &path, h.size);
-        if let Some(m) = rec.members.get_mut(i) {
-            m.set_content(content);
+        let mut body = EofOnCut(body);
+        let (content, err) = match offload(i, path.clone(), h.size, &mut body, rec) {
+            Some(r) => r,
+            None => policy.process(body, &path, h.size),
+        };
+        if !content.is_deferred() {
+            if let Some(m) = rec.members.get_mut(i) {
+                m.set_content(content);
+            }
         }
         if let Some(e) = err {
             return Err(e);

@@ -358,3 +358,73 @@ fn a_named_pipe_is_streamed() {
     let from_file = Reader::new().open(&src).unwrap();
     assert!(fingerprint(&piped) == fingerprint(&from_file));
 }
+
+/// A layer of `files` files of `size` bytes each, of bytes that do not compress (so that a
+/// gzip layer stays past the size that is handed to a worker).
+fn noisy_layer(seed: u64, files: usize, size: usize) -> Vec<u8> {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut plan = crate::support::Plan::new();
+    for i in 0..files {
+        let data: Vec<u8> = (0..size).map(|_| rng.random()).collect();
+        plan = plan.file(&format!("data/{seed}/{i}"), &data);
+    }
+    plan.build().bytes
+}
+
+/// Streamed with several threads, layers are hashed and walked on workers while the walk reads
+/// on, with a small in-flight budget so that the walk waits for them: the report is the one a
+/// single thread gives, on intact archives and on archives cut or changed inside a layer.
+#[test]
+fn layers_streamed_to_workers_give_the_single_thread_report() {
+    use crate::support::{gzip, DockerSave, Image};
+    let layers = vec![
+        noisy_layer(1, 3, 700_000),
+        noisy_layer(2, 1, 1_500_000),
+        noisy_layer(3, 2, 900_000),
+        crate::support::sample_layer_1(),
+    ];
+    let plain = DockerSave::new(Image::new(layers.clone())).build().bytes;
+    let gz = DockerSave::new(Image::new(layers.clone()).gzip_layers())
+        .build()
+        .bytes;
+    let mut wrong = Image::new(layers);
+    wrong.stored[1][600_000] ^= 1; // a DiffID that does not match
+    let wrong = DockerSave::new(wrong).build().bytes;
+    let mut inputs: Vec<(String, Vec<u8>)> = vec![
+        ("plain".into(), plain.clone()),
+        ("gzip layers".into(), gz.clone()),
+        ("wrong diff_id".into(), wrong),
+        ("gzip outer".into(), gzip(&plain)),
+    ];
+    for cut in [plain.len() / 3, plain.len() / 2, plain.len() - 3000] {
+        inputs.push((format!("plain cut at {cut}"), plain[..cut].to_vec()));
+    }
+    inputs.push(("gzip layers cut".into(), gz[..gz.len() * 2 / 3].to_vec()));
+    let mut small = imgtar::Limits::default();
+    small.max_in_flight_bytes = 1;
+    for (name, bytes) in &inputs {
+        let one = Reader::new()
+            .threads(1)
+            .read(io::Cursor::new(bytes))
+            .unwrap();
+        for (threads, limits) in [(2, imgtar::Limits::default()), (4, small)] {
+            let input = ShortReads {
+                inner: io::Cursor::new(bytes),
+                rng: SmallRng::seed_from_u64(threads as u64),
+                max: 100_000,
+            };
+            let many = Reader::new()
+                .threads(threads)
+                .limits(limits)
+                .read(input)
+                .unwrap();
+            assert!(
+                fingerprint(&one) == fingerprint(&many),
+                "{name}, {threads} threads"
+            );
+        }
+        if name == "wrong diff_id" {
+            assert!(one.findings.iter().any(|f| f.code == Code::DiffIdMismatch));
+        }
+    }
+}
