@@ -13,6 +13,10 @@
 //! - `gzip-layer/*`: one gzip layer blob of the generated image: inflate, DiffID, header walk
 //!   (per decompressed byte).
 //!
+//! - `sha256/*`: each sha256 backend over 16 MiB in memory (`Sha256Backend`; the default build
+//!   picks `sha2` where the CPU has SHA extensions, ring elsewhere), with the CPU's answer in
+//!   the bench's name.
+//!
 //! Run: `cargo bench --bench read`
 
 // A development tool, not the library: plain arithmetic and indexing on sizes it chose itself.
@@ -170,5 +174,37 @@ fn layers(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench, layers);
+fn sha256(c: &mut Criterion) {
+    use imgtar::{Hasher, Sha256Backend};
+    let data: Vec<u8> = (0..16u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let cpu = if Sha256Backend::cpu_has_sha_extensions() {
+        "cpu-sha-ext"
+    } else {
+        "cpu-no-sha-ext"
+    };
+    let mut g = c.benchmark_group("sha256");
+    g.throughput(Throughput::Bytes(data.len() as u64));
+    g.sample_size(20);
+    for backend in [Sha256Backend::Sha2, Sha256Backend::Ring] {
+        let chosen = if backend == Sha256Backend::chosen() {
+            "-chosen"
+        } else {
+            ""
+        };
+        g.bench_function(format!("{backend:?}{chosen}/{cpu}"), |b| {
+            b.iter(|| {
+                let mut h = Hasher::with_backend(backend);
+                for chunk in data.chunks(1 << 20) {
+                    h.update(chunk);
+                }
+                h.finish()
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, layers, sha256);
 criterion_main!(benches);

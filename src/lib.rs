@@ -66,7 +66,7 @@ mod scan;
 mod whiteout;
 
 pub use compress::Compression;
-pub use digest::{Algorithm, Digest, DigestError, Hasher};
+pub use digest::{Algorithm, Digest, DigestError, Hasher, Sha256Backend};
 pub use doc::config::{Config, History};
 pub use doc::oci::Platform;
 pub use doc::repositories::Repositories;
