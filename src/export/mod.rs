@@ -187,7 +187,11 @@ pub fn export(
     if input == Path::new("-") {
         return Err(ExportError::Stdin);
     }
-    let report = crate::Reader::new().open(input)?;
+    // One read of the input's layers: the first read takes the headers and documents only
+    // (layers are skipped by seeking), the copy hashes what it copies, and the written
+    // archive is validated in full before it replaces anything, so a layer whose bytes do not
+    // match its DiffID or descriptor is refused there, as the first read would have refused it.
+    let report = crate::Reader::new().metadata_only().open(input)?;
     let plan = plan(&report.archive, names, opts)?;
     write(input, &report.archive, &plan, output)
 }
