@@ -65,27 +65,50 @@ const HOST_ARCH: &str = "amd64";
 
 /// Runs the importer on the archive.
 pub(crate) fn importer(f: &Facts<'_>, o: Importer) -> Run {
-    let mut run = Run::default();
+    let run = Run::default();
+    match gate(f, &o) {
+        Gate::Fail(code, message) => run.fail(code, message),
+        Gate::Oci => oci_layout(f, &o, run),
+        Gate::Manifest => entries(f, &o, run),
+    }
+}
+
+/// Where `ImportIndex` goes once it has read the tar: an OCI layout, `manifest.json`, or a
+/// failure.
+enum Gate {
+    Oci,
+    Manifest,
+    Fail(Option<Code>, String),
+}
+
+impl Gate {
+    fn fail(code: Option<Code>, message: impl Into<String>) -> Gate {
+        Gate::Fail(code, message.into())
+    }
+}
+
+/// The archive as a whole: its compression, its tar, `oci-layout` and `manifest.json`.
+fn gate(f: &Facts<'_>, o: &Importer) -> Gate {
     let c = f.compression();
     if c.is_compressed() && !o.decompresses.contains(&c) {
-        return run.fail(None, "archive/tar: invalid tar header");
+        return Gate::fail(None, "archive/tar: invalid tar header");
     }
     // `ImportIndex` reads the tar to its end-of-archive marker and no further.
     match f.outer_to_end_marker() {
         Outer::Tar => {}
         Outer::NotTar if f.a.outer.head == Some(crate::scan::Head::Empty) => {
-            return run.fail(Some(Code::EmptyInput), "unrecognized image format")
+            return Gate::fail(Some(Code::EmptyInput), "unrecognized image format")
         }
-        Outer::NotTar => return run.fail(Some(Code::NotATar), "archive/tar: invalid tar header"),
-        Outer::Damaged => return run.fail(Some(Code::TruncatedArchive), f.damage()),
+        Outer::NotTar => return Gate::fail(Some(Code::NotATar), "archive/tar: invalid tar header"),
+        Outer::Damaged => return Gate::fail(Some(Code::TruncatedArchive), f.damage()),
     }
     // `oci-layout` decides when it names a version; `{}` falls through to `manifest.json`.
     if f.regular_named("oci-layout") {
         match f.a.docs.oci_layout.as_ref().and_then(|d| d.parsed.as_ref()) {
             Some(Ok(l)) if l.image_layout_version.is_empty() => {}
-            Some(Ok(_)) => return oci_layout(f, &o, run),
+            Some(Ok(_)) => return Gate::Oci,
             _ => {
-                return run.fail(
+                return Gate::fail(
                     Some(Code::OciLayoutInvalid),
                     "untar oci layout: invalid JSON",
                 )
@@ -93,24 +116,30 @@ pub(crate) fn importer(f: &Facts<'_>, o: Importer) -> Run {
         }
     }
     if !f.regular_named("manifest.json") {
-        return run.fail(Some(Code::NotAnImage), "unrecognized image format");
+        return Gate::fail(Some(Code::NotAnImage), "unrecognized image format");
     }
     match f.manifest_list() {
         Some(true) => {}
-        Some(false) => return run.fail(Some(Code::ManifestInvalid), "unrecognized image format"),
+        Some(false) => return Gate::fail(Some(Code::ManifestInvalid), "unrecognized image format"),
         None => {
-            return run.fail(
+            return Gate::fail(
                 Some(Code::ManifestInvalid),
                 format!("untar manifest: {}", f.manifest_error().unwrap_or_default()),
             )
         }
     }
     if let Some((name, target)) = f.containerd_symlink_without_target() {
-        return run.fail(
+        return Gate::fail(
             Some(Code::LayerMissing),
             format!("no target for symlink layer from {name:?} to {target:?}"),
         );
     }
+    Gate::Manifest
+}
+
+/// Each `manifest.json` entry in turn (config, layers, platform, names), then the unpack of
+/// the images made.
+fn entries(f: &Facts<'_>, o: &Importer, mut run: Run) -> Run {
     // Each entry in turn: config, layers, platform (the config decoded), names.
     let mut created = Vec::new();
     let mut entries = 0usize;

@@ -210,8 +210,16 @@ const MAX_CONFIG: u64 = 4 << 20;
 
 /// Why copying one `docker-archive` image fails (`docker/internal/tarfile/src.go`
 /// `ensureCachedDataIsPresentPrivate`, `prepareLayerData`, `GetBlob`, then containers/storage
-/// applying each layer), if it fails.
+/// applying each layer), if it fails: the config, the layer paths, then each layer, in that
+/// order.
 fn copy_image(f: &Facts<'_>, img: &crate::Image) -> Option<(Option<Code>, String)> {
+    copy_config(f, img)
+        .or_else(|| copy_layer_paths(img))
+        .or_else(|| copy_layers(f, img))
+}
+
+/// The config: found, within size, with a rootfs, valid times and the layer count.
+fn copy_config(f: &Facts<'_>, img: &crate::Image) -> Option<(Option<Code>, String)> {
     let config_path = img.config_path.clone().unwrap_or_default();
     let Some(ci) = f.podman_file(&config_path) else {
         return Some((
@@ -243,6 +251,11 @@ fn copy_image(f: &Facts<'_>, img: &crate::Image) -> Option<(Option<Code>, String
             format!("Inconsistent layer count: {layers} in manifest, {diffs} in config"),
         ));
     }
+    None
+}
+
+/// The layer paths: one path per DiffID, and every DiffID a digest.
+fn copy_layer_paths(img: &crate::Image) -> Option<(Option<Code>, String)> {
     // A layer file standing for two DiffIDs of this image.
     let diffs: Vec<String> = img
         .config
@@ -269,6 +282,11 @@ fn copy_image(f: &Facts<'_>, img: &crate::Image) -> Option<(Option<Code>, String
             return Some((Some(Code::InvalidDigest), format!("invalid digest {d:?}")));
         }
     }
+    None
+}
+
+/// Each layer: present, matching its DiffID, a readable tar podman can apply.
+fn copy_layers(f: &Facts<'_>, img: &crate::Image) -> Option<(Option<Code>, String)> {
     let layers = f.layers(img);
     for (l, fact) in img.layers.iter().zip(layers) {
         let found = l.path.as_deref().and_then(|p| f.podman_file(p));
