@@ -103,6 +103,78 @@ fn read_full_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
     Ok(got)
 }
 
+/// What reading one member's content gave: the member, its content, the error that stopped it.
+type Res = (usize, Content, Option<io::Error>);
+
+/// Pass 2 of [`walk_file`]: the contents of `items`, in parallel, largest first (on one
+/// thread in archive order, so that a hook meets the members as a stream gives them: squash
+/// writes in that order). The results come back in member order.
+fn read_contents(
+    file: &File,
+    file_len: u64,
+    rec: &Recorder<'_>,
+    mut items: Vec<Item>,
+    limits: &Limits,
+    options: ScanOptions<'_>,
+    threads: usize,
+) -> Vec<Res> {
+    if threads > 1 {
+        items.sort_by(|a, b| b.size.cmp(&a.size).then(a.member.cmp(&b.member)));
+    }
+    let kept = AtomicU64::new(0);
+    let policy = ContentPolicy {
+        limits,
+        kept_total: &kept,
+        options: ScanOptions {
+            progress: None,
+            ..options
+        },
+    };
+    let done_bytes = AtomicU64::new(0);
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Res>> = Mutex::new(Vec::with_capacity(items.len()));
+    let work = || {
+        let mut mine: Vec<Res> = Vec::new();
+        loop {
+            let k = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = items.get(k) else { break };
+            let path = rec
+                .members
+                .get(item.member)
+                .map(|m| m.path.clone())
+                .unwrap_or_default();
+            let range = Range::new(file, item.data, item.data.saturating_add(item.size));
+            let (content, err) = if !options.verify && !policy.may_be_metadata(item.size) {
+                // A layer: walk an uncompressed one's headers by seeking over its data.
+                skim(file, range, &policy, &path, item.size, file_len)
+            } else {
+                // No read buffer: the parsers read in large blocks, and a buffer would only
+                // add a copy.
+                policy.process(range, &path, item.size)
+            };
+            mine.push((item.member, content, err));
+            if let Some(p) = options.progress {
+                p(done_bytes
+                    .fetch_add(item.size, Ordering::Relaxed)
+                    .saturating_add(item.size));
+            }
+        }
+        if let Ok(mut all) = results.lock() {
+            all.extend(mine);
+        }
+    };
+    let threads = threads.clamp(1, 64).min(items.len().max(1));
+    std::thread::scope(|s| {
+        for _ in 1..threads {
+            s.spawn(work);
+        }
+        work();
+    });
+    let mut results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    results.sort_by_key(|(i, _, _)| *i);
+    results
+}
+
 /// Walks `file` if it is an uncompressed tar; `Ok(None)` when it is compressed or not a tar
 /// (the caller streams it instead, which reports what it is).
 pub(crate) fn walk_file(
@@ -148,63 +220,8 @@ pub(crate) fn walk_file(
     rec.obs.tar_len = at;
     drop(reader);
 
-    // Pass 2: member contents, in parallel, largest first; on one thread in archive order,
-    // so that a hook meets the members as a stream gives them (squash writes in that order).
-    if threads > 1 {
-        items.sort_by(|a, b| b.size.cmp(&a.size).then(a.member.cmp(&b.member)));
-    }
-    let kept = AtomicU64::new(0);
-    let policy = ContentPolicy {
-        limits,
-        kept_total: &kept,
-        options: ScanOptions {
-            progress: None,
-            ..options
-        },
-    };
-    let done_bytes = AtomicU64::new(0);
-    let next = AtomicUsize::new(0);
-    type Res = (usize, Content, Option<io::Error>);
-    let results: Mutex<Vec<Res>> = Mutex::new(Vec::with_capacity(items.len()));
-    let work = || {
-        let mut mine: Vec<Res> = Vec::new();
-        loop {
-            let k = next.fetch_add(1, Ordering::Relaxed);
-            let Some(item) = items.get(k) else { break };
-            let path = rec
-                .members
-                .get(item.member)
-                .map(|m| m.path.clone())
-                .unwrap_or_default();
-            let range = Range::new(file, item.data, item.data.saturating_add(item.size));
-            let (content, err) = if !options.verify && !policy.may_be_metadata(item.size) {
-                // A layer: walk an uncompressed one's headers by seeking over its data.
-                skim(file, range, &policy, &path, item.size, file_len)
-            } else {
-                // No read buffer: the parsers read in large blocks, and a buffer would only
-                // add a copy.
-                policy.process(range, &path, item.size)
-            };
-            mine.push((item.member, content, err));
-            if let Some(p) = options.progress {
-                p(done_bytes
-                    .fetch_add(item.size, Ordering::Relaxed)
-                    .saturating_add(item.size));
-            }
-        }
-        if let Ok(mut all) = results.lock() {
-            all.extend(mine);
-        }
-    };
-    let threads = threads.clamp(1, 64).min(items.len().max(1));
-    std::thread::scope(|s| {
-        for _ in 1..threads {
-            s.spawn(work);
-        }
-        work();
-    });
-    let mut results = results.into_inner().unwrap_or_else(|p| p.into_inner());
-    results.sort_by_key(|(i, _, _)| *i);
+    // Pass 2: member contents.
+    let results = read_contents(file, file_len, &rec, items, limits, options, threads);
     for (i, content, err) in results {
         if let Some(m) = rec.members.get_mut(i) {
             m.set_content(content);
