@@ -19,6 +19,14 @@ pub(super) fn check(a: &Archive, out: &mut Vec<Finding>) {
 
 /// R1: compression, damage, the end of the archive.
 fn reading(a: &Archive, out: &mut Vec<Finding>) {
+    head(a, out);
+    stop_and_end(a, out);
+    after_end(a, out);
+    tar_notes(a, out);
+}
+
+/// The compression and the first block: compressed, empty, not a tar, compressed twice.
+fn head(a: &Archive, out: &mut Vec<Finding>) {
     let o = &a.outer;
     if a.compression.is_compressed() {
         out.push(Finding::new(
@@ -63,6 +71,11 @@ fn reading(a: &Archive, out: &mut Vec<Finding>) {
         ).at_offset(0)),
         _ => {}
     }
+}
+
+/// Where the walk stopped early, or how the tar ended when it did not.
+fn stop_and_end(a: &Archive, out: &mut Vec<Finding>) {
+    let o = &a.outer;
     if let Some(stop) = &o.stop {
         let mut f = stopped(a, stop);
         let cut = matches!(
@@ -105,6 +118,11 @@ fn reading(a: &Archive, out: &mut Vec<Finding>) {
             );
         }
     }
+}
+
+/// What follows the tar: a cut or corrupt compressed trailer, trailing bytes.
+fn after_end(a: &Archive, out: &mut Vec<Finding>) {
+    let o = &a.outer;
     if let Some(d) = o.trailing.as_ref().and_then(|t| t.decode.as_ref()) {
         let (code, what) = match d.failure {
             DecodeFailure::Truncated => (
@@ -148,6 +166,11 @@ fn reading(a: &Archive, out: &mut Vec<Finding>) {
             });
         }
     }
+}
+
+/// PAX global headers and the tar reader's notes on members.
+fn tar_notes(a: &Archive, out: &mut Vec<Finding>) {
+    let o = &a.outer;
     for (offset, keys) in &o.global_headers {
         out.push(
             Finding::new(
