@@ -7,7 +7,7 @@ use crate::finding::{Code, Finding, Severity};
 use crate::model::{Archive, ImageSource};
 use crate::rules::at;
 use crate::rules::outer::tar_note;
-use crate::scan::layer::{LayerStatus, Noted};
+use crate::scan::layer::{LayerScan, LayerStatus, Noted};
 use crate::scan::path_key;
 
 pub(super) fn check(a: &Archive, out: &mut Vec<Finding>) {
@@ -42,8 +42,23 @@ pub(crate) fn scan(a: &Archive, i: usize, out: &mut Vec<Finding>) {
         }
         return;
     };
-    let c = scan.compression;
     let cut = m.presence != crate::scan::member::Presence::Complete;
+    status(a, i, scan, cut, out);
+    trailing(a, i, scan, out);
+    for note in &scan.notes {
+        let raw = String::from_utf8_lossy(&note.entry).into_owned();
+        let (code, message) = note_words(&note.what, &raw);
+        let mut f = at(a, code, i, message).in_entry(raw, note.offset);
+        f.count = note.more.saturating_add(1);
+        out.push(f);
+    }
+}
+
+/// How the layer's walk ended, unless the member itself was cut (the outer finding says it).
+fn status(a: &Archive, i: usize, scan: &LayerScan, cut: bool, out: &mut Vec<Finding>) {
+    let Some(m) = a.members.get(i) else { return };
+    let name = m.name_lossy();
+    let c = scan.compression;
     match &scan.status {
         LayerStatus::NotTar => out.push(at(
             a,
@@ -120,6 +135,10 @@ pub(crate) fn scan(a: &Archive, i: usize, out: &mut Vec<Finding>) {
             }
         }
     }
+}
+
+/// Bytes after the layer tar's end that the DiffID covers (an eStargz TOC excepted).
+fn trailing(a: &Archive, i: usize, scan: &LayerScan, out: &mut Vec<Finding>) {
     if let Some(t) = scan.trailing.as_ref().filter(|t| !t.is_estargz_toc()) {
         let f = at(
             a,
@@ -139,77 +158,75 @@ pub(crate) fn scan(a: &Archive, i: usize, out: &mut Vec<Finding>) {
             f
         });
     }
-    for note in &scan.notes {
-        let raw = String::from_utf8_lossy(&note.entry).into_owned();
-        let (code, message) = match &note.what {
-            Noted::Escapes => (
-                Code::LayerUnsafePath,
-                format!("layer entry {raw:?} climbs above the layer root"),
+}
+
+/// The code and words of a note the layer scan made on entry `raw`.
+fn note_words(what: &Noted, raw: &str) -> (Code, String) {
+    match what {
+        Noted::Escapes => (
+            Code::LayerUnsafePath,
+            format!("layer entry {raw:?} climbs above the layer root"),
+        ),
+        Noted::HardlinkEscapes { target } => (
+            Code::LayerUnsafePath,
+            format!(
+                "hardlink {raw:?} points above the layer root ({:?})",
+                String::from_utf8_lossy(target)
             ),
-            Noted::HardlinkEscapes { target } => (
-                Code::LayerUnsafePath,
-                format!(
-                    "hardlink {raw:?} points above the layer root ({:?})",
-                    String::from_utf8_lossy(target)
-                ),
+        ),
+        Noted::UnknownType { typeflag: b'7' } => (
+            Code::LayerUnknownType,
+            format!("entry {raw:?} has typeflag '7' (contiguous file), which docker load does not handle"),
+        ),
+        Noted::UnknownType { typeflag: b'S' } => (
+            Code::LayerUnknownType,
+            format!("entry {raw:?} is an old GNU sparse file (typeflag 'S'), which docker load does not handle (\"unhandled tar header type\")"),
+        ),
+        Noted::UnknownType { typeflag } => (
+            Code::LayerUnknownType,
+            format!(
+                "entry {raw:?} has typeflag {:?}, which docker load rejects (\"unhandled tar header type\")",
+                char::from(*typeflag)
             ),
-            Noted::UnknownType { typeflag: b'7' } => (
-                Code::LayerUnknownType,
-                format!("entry {raw:?} has typeflag '7' (contiguous file), which docker load does not handle"),
+        ),
+        Noted::WhiteoutNotEmpty { opaque } => (
+            Code::WhiteoutNotEmptyFile,
+            if *opaque {
+                format!("opaque marker {raw:?} is not an empty regular file")
+            } else {
+                format!("whiteout {raw:?} is not an empty regular file")
+            },
+        ),
+        Noted::InvalidWhiteout => (
+            Code::WhiteoutInvalidName,
+            format!("whiteout {raw:?} names nothing to delete"),
+        ),
+        Noted::Duplicate => (
+            Code::LayerDuplicateEntry,
+            format!("{raw:?} appears more than once in this layer"),
+        ),
+        Noted::SameLayerWhiteout { target, .. } => {
+            let t = target.to_string_lossy();
+            (
+                Code::WhiteoutSameLayer,
+                format!("whiteout {raw:?} and {t:?} are in the same layer: the OCI spec keeps {t:?}, docker load deletes it when the whiteout comes later"),
+            )
+        }
+        Noted::AufsHardlinkMissing { target } => (
+            Code::AufsHardlinkMissing,
+            format!(
+                "hardlink {raw:?} points to aufs {:?}, but no such file precedes it (\"invalid aufs hardlink\")",
+                String::from_utf8_lossy(target)
             ),
-            Noted::UnknownType { typeflag: b'S' } => (
-                Code::LayerUnknownType,
-                format!("entry {raw:?} is an old GNU sparse file (typeflag 'S'), which docker load does not handle (\"unhandled tar header type\")"),
+        ),
+        Noted::GlobalHeader { keys } => (
+            Code::PaxGlobalHeader,
+            format!(
+                "a PAX global header setting {}: Go's archive/tar (docker load) ignores it, GNU tar and libarchive apply it to every later entry",
+                if keys.is_empty() { "nothing".to_string() } else { keys.join(", ") }
             ),
-            Noted::UnknownType { typeflag } => (
-                Code::LayerUnknownType,
-                format!(
-                    "entry {raw:?} has typeflag {:?}, which docker load rejects (\"unhandled tar header type\")",
-                    char::from(*typeflag)
-                ),
-            ),
-            Noted::WhiteoutNotEmpty { opaque } => (
-                Code::WhiteoutNotEmptyFile,
-                if *opaque {
-                    format!("opaque marker {raw:?} is not an empty regular file")
-                } else {
-                    format!("whiteout {raw:?} is not an empty regular file")
-                },
-            ),
-            Noted::InvalidWhiteout => (
-                Code::WhiteoutInvalidName,
-                format!("whiteout {raw:?} names nothing to delete"),
-            ),
-            Noted::Duplicate => (
-                Code::LayerDuplicateEntry,
-                format!("{raw:?} appears more than once in this layer"),
-            ),
-            Noted::SameLayerWhiteout { target, .. } => {
-                let t = target.to_string_lossy();
-                (
-                    Code::WhiteoutSameLayer,
-                    format!("whiteout {raw:?} and {t:?} are in the same layer: the OCI spec keeps {t:?}, docker load deletes it when the whiteout comes later"),
-                )
-            }
-            Noted::AufsHardlinkMissing { target } => (
-                Code::AufsHardlinkMissing,
-                format!(
-                    "hardlink {raw:?} points to aufs {:?}, but no such file precedes it (\"invalid aufs hardlink\")",
-                    String::from_utf8_lossy(target)
-                ),
-            ),
-            Noted::GlobalHeader { keys } => (
-                Code::PaxGlobalHeader,
-                format!(
-                    "a PAX global header setting {}: Go's archive/tar (docker load) ignores it, GNU tar and libarchive apply it to every later entry",
-                    if keys.is_empty() { "nothing".to_string() } else { keys.join(", ") }
-                ),
-            ),
-            Noted::Tar(n) => tar_note(n, &format!("entry {raw:?}")),
-        };
-        let mut f = at(a, code, i, message).in_entry(raw, note.offset);
-        f.count = note.more.saturating_add(1);
-        out.push(f);
+        ),
+        Noted::Tar(n) => tar_note(n, &format!("entry {raw:?}")),
     }
 }
 
