@@ -11,6 +11,8 @@
 #   openssl dgst -sha256 FILE   (the sha256 floor over the same bytes)
 #   skopeo copy docker-archive:FILE oci:DIR   (a peer that verifies digests)
 #   imgtar ls FILE              (metadata only)
+#   and, with BASELINE=path/to/an/older/imgtar, that binary's `validate FILE`, `validate -` and
+#   `ls FILE` (to quote a change as a ratio measured in the same run)
 # and prints medians, ratios and peak RSS (/usr/bin/time) as Markdown.
 #
 # Usage: benches/compare.sh [RUNS]        (default 3; images are cached in $WORK and written
@@ -72,6 +74,7 @@ gen zstd-200m docker25 200 --zstd-layers
 [ "$RUNS" -gt 0 ] || exit 0
 IMAGES="legacy-2g docker25-2g gzip-2g zstd-2g legacy-200m docker25-200m gzip-200m zstd-200m"
 TOOLS="file pipe ring openssl skopeo ls"
+[ -n "${BASELINE:-}" ] && TOOLS="$TOOLS base-file base-pipe base-ls"
 RES="$WORK/results.txt"
 : > "$RES"
 
@@ -103,6 +106,9 @@ measure() { # image tool
              /usr/bin/time -f "%e %M" -o "$t" skopeo copy -q "docker-archive:$f" "oci:$WORK/oci-out:x" >/dev/null
              rm -rf "$WORK/oci-out" ;;
     ls)      /usr/bin/time -f "%e %M" -o "$t" "$IMGTAR" "$LS" "$f" >/dev/null ;;
+    base-file) /usr/bin/time -f "%e %M" -o "$t" "$BASELINE" validate "$f" >/dev/null ;;
+    base-pipe) /usr/bin/time -f "%e %M" -o "$t" sh -c "cat '$f' | '$BASELINE' validate - >/dev/null" ;;
+    base-ls)   /usr/bin/time -f "%e %M" -o "$t" "$BASELINE" ls "$f" >/dev/null ;;
   esac
   echo "$1 $2 $(tail -1 "$t") $b" >> "$RES"
   rm -f "$t"
@@ -140,6 +146,15 @@ print()
 for fam in ("legacy", "docker25", "gzip", "zstd"):
     big, small = max(rss[fam + "-2g", "file"]), max(rss[fam + "-200m", "file"])
     print(f"- {fam}: peak RSS 2 GiB / 200 MiB = {big/1024:.1f} / {small/1024:.1f} MiB ({(big/small - 1)*100:+.0f}%)")
+if any(t == 'base-file' for _, t in wall):
+    print("\nAgainst BASELINE (same run; ratio = this build / baseline, lower is faster):\n")
+    print("| image | file | baseline file | ratio | pipe | baseline pipe | ratio | ls | baseline ls | ratio |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for i in imgs:
+        cells = []
+        for new, old in (("file", "base-file"), ("pipe", "base-pipe"), ("ls", "base-ls")):
+            cells += [f"{med((i,new)):.2f} s", f"{med((i,old)):.2f} s", f"{med((i,new))/med((i,old)):.2f}"]
+        print(f"| {i} | " + " | ".join(cells) + " |")
 print(f"\nMedians of {len(wall[imgs[0], 'file'])} runs each; wall time and peak RSS from /usr/bin/time.")
 if busy:
     print(f"CPUs busy with other work just before a timing: median {statistics.median(busy):.0f} %, "
