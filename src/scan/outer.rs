@@ -422,6 +422,90 @@ struct Job<'b> {
 /// What a worker made of a member.
 type Done = (usize, Content, Option<io::Error>);
 
+/// The walk's side of the hand-over to workers.
+struct Handover<'p, 'b> {
+    workers: usize,
+    policy: &'p ContentPolicy<'p>,
+    budget: &'b pipeline::Budget,
+    jobs: &'p mpsc::Sender<Job<'b>>,
+    done: &'p mpsc::Receiver<Done>,
+    /// Members handed over whose result has not been applied.
+    pending: usize,
+}
+
+impl Handover<'_, '_> {
+    /// Processes member `member` (its `body` of `size` bytes) when it is for a worker: hands
+    /// it over and copies its bytes into the worker's feed, or reads it here when it is a
+    /// document. `None` leaves it to the walk (no workers, or a small member).
+    fn take(
+        &mut self,
+        member: usize,
+        path: EntryPath,
+        size: u64,
+        body: &mut dyn Read,
+        rec: &mut Recorder<'_>,
+    ) -> Option<(Content, Option<io::Error>)> {
+        if self.workers == 0 || size < PARALLEL_MIN {
+            return None;
+        }
+        // Only what looks like a layer goes to a worker: metadata documents are kept in
+        // archive order (their memory budget is charged in that order).
+        let head = match read_head(&mut *body) {
+            Ok(h) => h,
+            Err((n, e)) => return Some((compress_count(n), Some(e))),
+        };
+        let layer_like = Compression::sniff(&head).is_compressed()
+            || (head.len() == 512 && tar::looks_like_header(&head));
+        if !layer_like {
+            return Some(
+                self.policy
+                    .process(io::Cursor::new(head).chain(body), &path, size),
+            );
+        }
+        let (mut sink, feed) = pipeline::channel(self.budget);
+        let job = Job {
+            member,
+            path,
+            size,
+            feed,
+        };
+        if let Err(mpsc::SendError(job)) = self.jobs.send(job) {
+            // No worker left: read it here.
+            drop(sink);
+            return Some(
+                self.policy
+                    .process(io::Cursor::new(head).chain(body), &job.path, size),
+            );
+        }
+        self.pending = self.pending.saturating_add(1);
+        let n = head.len() as u64;
+        sink.send(head);
+        let (copied, failed) = sink.pump(body);
+        drop(sink);
+        // Apply what is done meanwhile, so results do not pile up.
+        while let Ok(d) = self.done.try_recv() {
+            self.pending = self.pending.saturating_sub(1);
+            apply(rec, d);
+        }
+        match failed {
+            // The walk stops here: wait for the workers, then report this member as the
+            // walk's own processing would (what was read counted, nothing learned).
+            Some(e) => {
+                while self.pending > 0 {
+                    let Ok(d) = self.done.recv() else { break };
+                    self.pending = self.pending.saturating_sub(1);
+                    if d.0 != member {
+                        apply(rec, d);
+                    }
+                }
+                Some((compress_count(n.saturating_add(copied)), Some(e)))
+            }
+            // Deferred: the worker's result is applied when it arrives.
+            None => Some((Content::deferred(), None)),
+        }
+    }
+}
+
 /// Walks the members of the tar whose first block is `tar_head` and whose rest `decoded`
 /// gives, recording them in `rec`.
 ///
@@ -471,7 +555,14 @@ fn walk_members(
             });
         }
         drop(done_tx);
-        let mut pending = 0usize;
+        let mut hand = Handover {
+            workers,
+            policy: &policy,
+            budget: &budget,
+            jobs: &job_tx,
+            done: &done_rx,
+            pending: 0,
+        };
         let result = walk_tar(
             rec,
             tar_head,
@@ -479,61 +570,7 @@ fn walk_members(
             raw_count,
             limits,
             &policy,
-            |member, path, size, body, rec| {
-                if workers == 0 || size < PARALLEL_MIN {
-                    return None;
-                }
-                // Only what looks like a layer goes to a worker: metadata documents are kept
-                // in archive order (their memory budget is charged in that order).
-                let head = match read_head(&mut *body) {
-                    Ok(h) => h,
-                    Err((n, e)) => return Some((compress_count(n), Some(e))),
-                };
-                let layer_like = Compression::sniff(&head).is_compressed()
-                    || (head.len() == 512 && tar::looks_like_header(&head));
-                if !layer_like {
-                    let (c, e) = policy.process(io::Cursor::new(head).chain(body), &path, size);
-                    return Some((c, e));
-                }
-                let (mut sink, feed) = pipeline::channel(&budget);
-                if job_tx
-                    .send(Job {
-                        member,
-                        path,
-                        size,
-                        feed,
-                    })
-                    .is_err()
-                {
-                    return Some((compress_count(0), None));
-                }
-                pending = pending.saturating_add(1);
-                let n = head.len() as u64;
-                sink.send(head);
-                let (copied, failed) = sink.pump(body);
-                drop(sink);
-                // Apply what is done meanwhile, so results do not pile up.
-                while let Ok(d) = done_rx.try_recv() {
-                    pending = pending.saturating_sub(1);
-                    apply(rec, d);
-                }
-                match failed {
-                    // The walk stops here: wait for this member, then report as the walk's
-                    // own processing would (what was read counted, nothing learned).
-                    Some(e) => {
-                        while pending > 0 {
-                            let Ok(d) = done_rx.recv() else { break };
-                            pending = pending.saturating_sub(1);
-                            if d.0 != member {
-                                apply(rec, d);
-                            }
-                        }
-                        Some((compress_count(n.saturating_add(copied)), Some(e)))
-                    }
-                    // Deferred: the worker's result is applied when it arrives.
-                    None => Some((Content::deferred(), None)),
-                }
-            },
+            |member, path, size, body, rec| hand.take(member, path, size, body, rec),
         );
         drop(job_tx);
         for d in done_rx.iter() {
