@@ -63,8 +63,9 @@ impl Limits {
     pub const DEFAULT_MAX_DECOMPRESSED_BYTES: u64 = 64 << 30;
     /// Default for [`Limits::max_decompression_ratio`]: 10 000.
     pub const DEFAULT_MAX_DECOMPRESSION_RATIO: u64 = 10_000;
-    /// Default for [`Limits::max_in_flight_bytes`]: 64 MiB.
-    pub const DEFAULT_MAX_IN_FLIGHT_BYTES: u64 = 64 << 20;
+    /// Default for [`Limits::max_in_flight_bytes`]: 32 MiB (peak memory of a streaming read stays
+    /// under 64 MiB).
+    pub const DEFAULT_MAX_IN_FLIGHT_BYTES: u64 = 32 << 20;
 
     /// No bound except the link depth (which guards against loops).
     pub const UNLIMITED: Limits = Limits {
