@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::doc::oci::{Descriptor, ImageManifest};
 use crate::engine::time::Timestamp;
+use crate::engine::version::Store;
 use crate::model::oci::OciTree;
 use crate::model::{Archive, Image, Layer, Layout, Producer};
 use crate::reference::Reference;
@@ -193,4 +194,40 @@ pub(crate) fn has_repo_digests(archive: &Archive) -> bool {
         Layout::DockerOci => archive.producer != Producer::Docker25,
         _ => false,
     }
+}
+
+/// The `index.json` entry the store keeps for an image: the containerd store keeps the image
+/// by its target; the classic store keeps no descriptor.
+pub(crate) fn top_in_store<'a>(
+    tree: &'a IndexTree,
+    image: &Image,
+    store: Store,
+) -> Option<&'a Top> {
+    match store {
+        Store::Classic => None,
+        Store::Containerd => tree.top_for(image),
+    }
+}
+
+/// The image ID in a store: the containerd store names an image by the digest of its target
+/// (its `index.json` entry); the classic store, and the containerd store for an archive
+/// without `index.json`, by `sha256:` + the config digest.
+pub(crate) fn image_id_in(tree: &IndexTree, image: &Image, store: Store) -> String {
+    top_in_store(tree, image, store).map_or_else(|| image_id(image), |t| t.desc.digest.clone())
+}
+
+/// `Parent`: the parent image ID as the store records it, `""` if none.
+pub(crate) fn parent_id(_archive: &Archive, image: &Image) -> String {
+    image.parent.clone().unwrap_or_default()
+}
+
+/// `Os`: the config's `os`, else the daemon's own (`linux`), as moby's
+/// `image.OperatingSystem` answers (v20.10.24 `image/image.go`).
+pub(crate) fn os(image: &Image) -> String {
+    image
+        .config
+        .as_ref()
+        .map(|c| c.platform.os.clone())
+        .filter(|o| !o.is_empty())
+        .unwrap_or_else(|| "linux".to_string())
 }

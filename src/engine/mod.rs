@@ -55,17 +55,25 @@ mod history;
 mod inspect;
 mod summary;
 pub mod time;
+pub mod version;
 
 pub use filters::{FilterError, Filters};
-pub use history::{history, HistoryItem};
+pub use history::{history, history_with, HistoryItem, HistoryOptions};
 pub use inspect::{
     inspect, AttestationProperties, DriverData, HealthConfig, ImageConfig, ImageInspect,
     ImageProperties, InspectOptions, ManifestKind, ManifestSize, ManifestSummary, Metadata,
     OciDescriptor, OciPlatform, RootFs, UnpackedSize,
 };
 pub use summary::{list, ImageSummary, ListOptions};
+pub use version::{ApiVersion, Store, VersionError};
 
 use crate::model::select::SelectError;
+use crate::model::{Archive, Image};
+
+/// The ID `store` gives `image` (see [`Store`]).
+pub fn image_id(archive: &Archive, image: &Image, store: Store) -> String {
+    facts::image_id_in(&facts::IndexTree::read(archive), image, store)
+}
 
 /// Why an Engine API answer could not be given. The messages are the daemon's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

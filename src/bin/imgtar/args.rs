@@ -39,6 +39,19 @@ impl Source {
     }
 }
 
+/// Which daemon the Engine API answers are those of (`inspect`, `ls`, `history`).
+#[derive(clap::Args)]
+pub struct Daemon {
+    /// Engine API version to answer as, 1.41 (Docker 20.10) to 1.55 (Docker 29): each
+    /// version's fields, `null`/empty shapes and values.
+    #[arg(long, value_name = "X.Y", default_value_t = imgtar::engine::ApiVersion::NEWEST)]
+    pub api_version: imgtar::engine::ApiVersion,
+    /// Image store to answer from: `classic` (graphdriver: IDs are config digests) or
+    /// `containerd` (IDs are manifest or index digests, RepoDigests, Descriptor, Manifests).
+    #[arg(long, value_name = "STORE", default_value = "classic")]
+    pub store: imgtar::engine::Store,
+}
+
 /// Output format, on every command.
 #[derive(clap::Args)]
 pub struct Output {

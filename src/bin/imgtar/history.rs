@@ -10,6 +10,8 @@ use crate::render;
 pub struct Args {
     #[command(flatten)]
     query: Query,
+    #[command(flatten)]
+    daemon: crate::args::Daemon,
     /// The image, by name or ID (may be left out when the archive holds one image).
     image: Option<String>,
     #[command(flatten)]
@@ -27,7 +29,10 @@ pub fn run(args: Args) -> crate::Outcome {
     if archive.image_intact(image).is_err() {
         return Err(crate::Failure::Invalid);
     }
-    let items = engine::history(archive, image)?;
+    let opts = engine::HistoryOptions::default()
+        .api_version(args.daemon.api_version)
+        .store(args.daemon.store);
+    let items = engine::history_with(archive, image, &opts)?;
     let mut out = std::io::stdout().lock();
     if args.output.json() {
         render::write_json(&mut out, &items)?;

@@ -10,6 +10,8 @@ use crate::render;
 pub struct Args {
     #[command(flatten)]
     query: Query,
+    #[command(flatten)]
+    daemon: crate::args::Daemon,
     /// Images to inspect, by name (`busybox`, `busybox:1.36`, `docker.io/library/busybox`)
     /// or ID (full or a unique prefix); every image of the archive when none is given.
     images: Vec<String>,
@@ -30,7 +32,10 @@ pub struct Args {
 pub fn run(args: Args) -> crate::Outcome {
     let (report, _) = args.query.read()?;
     let archive = &report.archive;
-    let opts = InspectOptions::default().manifests(args.manifests);
+    let opts = InspectOptions::default()
+        .manifests(args.manifests)
+        .api_version(args.daemon.api_version)
+        .store(args.daemon.store);
     let mut found = Vec::new();
     let mut missing = Vec::new();
     if args.images.is_empty() {

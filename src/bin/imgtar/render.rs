@@ -189,7 +189,12 @@ pub fn images_table(
         } else {
             truncate_id(&img.id).to_string()
         };
-        let created = format!("{} ago", duration(since(now, img.created)));
+        // docker/cli shows `N/A` for an image without a creation time (`Created` 0).
+        let created = if img.created == 0 {
+            "N/A".to_string()
+        } else {
+            format!("{} ago", duration(since(now, img.created)))
+        };
         let size = size(img.size);
         for (repo, tag, digest) in image_rows(img, digests) {
             let mut row = vec![repo, tag];
@@ -208,7 +213,16 @@ pub fn images_table(
 fn image_rows(img: &imgtar::engine::ImageSummary, digests: bool) -> Vec<(String, String, String)> {
     use imgtar::reference::Reference;
     let none = || "<none>".to_string();
-    if img.repo_tags.is_empty() && img.repo_digests.is_empty() {
+    // API 1.42 and older list an untagged image as `<none>:<none>` / `<none>@<none>`.
+    let real = |l: &Option<Vec<String>>| -> Vec<String> {
+        l.iter()
+            .flatten()
+            .filter(|n| !n.starts_with("<none>"))
+            .cloned()
+            .collect()
+    };
+    let (repo_tags, repo_digests) = (real(&img.repo_tags), real(&img.repo_digests));
+    if repo_tags.is_empty() && repo_digests.is_empty() {
         return vec![(none(), none(), none())];
     }
     let mut tags: Vec<(String, Vec<String>)> = Vec::new();
@@ -220,14 +234,14 @@ fn image_rows(img: &imgtar::engine::ImageSummary, digests: bool) -> Vec<(String,
         Some((_, vs)) => vs.push(v),
         None => list.push((name, vec![v])),
     };
-    for t in &img.repo_tags {
+    for t in &repo_tags {
         if let Ok(r) = Reference::parse_normalized(t) {
             if let (Some(tag), None) = (r.tag(), r.digest()) {
                 group(&mut tags, r.familiar_name(), tag.to_string());
             }
         }
     }
-    for d in &img.repo_digests {
+    for d in &repo_digests {
         if let Ok(r) = Reference::parse_normalized(d) {
             if let Some(dg) = r.digest() {
                 group(&mut by_digest, r.familiar_name(), dg.to_string());
