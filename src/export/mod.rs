@@ -7,8 +7,9 @@
 //! - an image ID (full, `sha256:`-prefixed, or a unique prefix) selects the image without a
 //!   tag: an archive whose images are all selected that way has no `repositories` file (nor
 //!   does the export of a containerd export or an OCI layout, whose writers never write one);
-//! - an image's parents (manifest.json `Parent`, as far as the archive holds them) come along,
-//!   untagged unless named too (the API's "that image and its parents");
+//! - only the images named are written, as `docker save` does (the API text says "that image
+//!   and its parents", the daemon writes no parent): a `Parent` link is kept when the parent
+//!   is written too (named itself), dropped otherwise;
 //! - several names give one archive; an image reached through several names is written once
 //!   with all its tags;
 //! - a platform selects one platform of a multi-platform image (an `index.json` entry that is

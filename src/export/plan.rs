@@ -301,27 +301,9 @@ fn select(
             }
         }
     }
-    // Parents, as far as the archive holds them.
-    let mut todo: Vec<usize> = sel.keys().copied().collect();
-    while let Some(i) = todo.pop() {
-        let Some(parent) = archive.images.get(i).and_then(|img| img.parent.as_deref()) else {
-            continue;
-        };
-        let found = archive
-            .images
-            .iter()
-            .position(|o| o.id.as_ref().is_some_and(|d| d.to_string() == parent));
-        if let Some(p) = found {
-            if let std::collections::btree_map::Entry::Vacant(e) = sel.entry(p) {
-                e.insert(Selected {
-                    image: p,
-                    tags: Vec::new(),
-                    by_name: false,
-                });
-                todo.push(p);
-            }
-        }
-    }
+    // Only the images named: `docker save` adds no parent image, and keeps a `Parent` link
+    // only when the parent is saved too (moby v20.10.24 `image/tarexport/save.go`,
+    // `validatedParentLinks`; checked against the daemon by `tests/all/engine_daemon.rs`).
     Ok(sel.into_values().collect())
 }
 
