@@ -68,7 +68,8 @@ pub fn history_with(
     image: &Image,
     opts: &HistoryOptions,
 ) -> Result<Vec<HistoryItem>, EngineError> {
-    if let ImageSource::Legacy { .. } = image.source {
+    if let (ImageSource::Legacy { .. }, None) = (&image.source, &image.id) {
+        // A chain the loader could not load: its directories as they are.
         return Ok(legacy(archive, image));
     }
     let Some(config) = &image.config else {

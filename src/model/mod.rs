@@ -10,6 +10,7 @@
 
 pub(crate) mod build;
 pub(crate) mod identity;
+pub(crate) mod legacy;
 pub(crate) mod oci;
 pub(crate) mod resolve;
 pub(crate) mod select;
