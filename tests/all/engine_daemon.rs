@@ -478,6 +478,14 @@ fn compare_archive(docker: &Docker, name: &str, path: &Path, t: &mut Tallies, sc
                 });
             }
         }
+        // The tables, as the docker CLI of the daemon's release prints them.
+        if complete {
+            for (what, mine, theirs) in tables(docker, path, &ids) {
+                t.kind("tables").check(same_table(&mine, &theirs), || {
+                    format!("{name} {what}:\nimgtar:\n{mine}docker:\n{theirs}")
+                });
+            }
+        }
         // The flattened filesystem.
         for id in &ids {
             let Ok(img) = archive.find_image(Some(id)) else {
@@ -568,6 +576,62 @@ fn compare_archive(docker: &Docker, name: &str, path: &Path, t: &mut Tallies, sc
             });
         }
     });
+}
+
+/// `imgtar ls -a` and `docker images -a`, and `history` of each image, as tables.
+fn tables(docker: &Docker, path: &Path, ids: &[String]) -> Vec<(String, String, String)> {
+    let run = |c: &mut std::process::Command| {
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{c:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let imgtar = || {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_imgtar"));
+        c.env_remove("COLUMNS");
+        c
+    };
+    let p = path.to_str().unwrap();
+    let mut out = vec![(
+        "ls -a".to_string(),
+        run(imgtar().args(["ls", p, "-a", "--api-version", "1.41"])),
+        run(docker.command().args(["images", "-a"])),
+    )];
+    for id in ids {
+        out.push((
+            format!("history {id}"),
+            run(imgtar().args(["history", p, id, "--api-version", "1.41"])),
+            run(docker.command().args(["history", id])),
+        ));
+    }
+    out
+}
+
+/// Two tables are the same when their cells are, but for relative times (`3 years ago`),
+/// which depend on when each was printed: those need only both be relative.
+fn same_table(a: &str, b: &str) -> bool {
+    let cells = |t: &str| -> Vec<Vec<String>> {
+        t.lines()
+            .map(|l| {
+                l.split("  ")
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .collect()
+    };
+    let (x, y) = (cells(a), cells(b));
+    x.len() == y.len()
+        && x.iter().zip(&y).all(|(r, s)| {
+            r.len() == s.len()
+                && r.iter()
+                    .zip(s)
+                    .all(|(c, d)| c == d || (c.ends_with(" ago") && d.ends_with(" ago")))
+        })
 }
 
 /// Pre-1.10 archives with parent chains, built to exercise what Docker's legacy loader makes

@@ -38,7 +38,13 @@ pub fn run(args: Args) -> crate::Outcome {
         render::write_json(&mut out, &items)?;
     } else {
         out.write_all(
-            render::history_table(&items, args.no_trunc, crate::ls::now_unix()).as_bytes(),
+            render::history_table(
+                &items,
+                args.no_trunc,
+                crate::ls::now_unix(),
+                args.daemon.api_version.at_least(42),
+            )
+            .as_bytes(),
         )?;
     }
     out.flush()?;
