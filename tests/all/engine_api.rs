@@ -120,7 +120,7 @@ fn cli(args: &[&str]) -> String {
 
 /// The table's cells of each line, split at runs of two or more spaces (no cell of these
 /// archives holds two spaces), and the offsets where the columns start.
-fn cells(table: &str) -> Vec<Vec<String>> {
+pub(crate) fn cells(table: &str) -> Vec<Vec<String>> {
     table
         .lines()
         .map(|l| {

@@ -613,18 +613,7 @@ fn tables(docker: &Docker, path: &Path, ids: &[String]) -> Vec<(String, String, 
 /// Two tables are the same when their cells are, but for relative times (`3 years ago`),
 /// which depend on when each was printed: those need only both be relative.
 fn same_table(a: &str, b: &str) -> bool {
-    let cells = |t: &str| -> Vec<Vec<String>> {
-        t.lines()
-            .map(|l| {
-                l.split("  ")
-                    .map(str::trim)
-                    .filter(|c| !c.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            })
-            .collect()
-    };
-    let (x, y) = (cells(a), cells(b));
+    let (x, y) = (crate::engine_api::cells(a), crate::engine_api::cells(b));
     x.len() == y.len()
         && x.iter().zip(&y).all(|(r, s)| {
             r.len() == s.len()
