@@ -335,7 +335,9 @@ impl Builder<'_> {
     }
 
     /// Pre-1.10 images: one per top directory named in `repositories` (or, without it, per
-    /// directory that is nobody's parent), with its parent chain as layers.
+    /// directory that is nobody's parent), then one per other directory the legacy loader
+    /// loads, each with its parent chain as layers and the ID and config the loader computes
+    /// (see [`legacy`]).
     fn legacy_images(&mut self) -> Vec<Image> {
         let dirs = legacy_dirs(self.members);
         let mut parent_of: BTreeMap<String, Option<String>> = BTreeMap::new();
