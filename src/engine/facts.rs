@@ -209,11 +209,65 @@ pub(crate) fn top_in_store<'a>(
     }
 }
 
-/// The image ID in a store: the containerd store names an image by the digest of its target
-/// (its `index.json` entry); the classic store, and the containerd store for an archive
-/// without `index.json`, by `sha256:` + the config digest.
-pub(crate) fn image_id_in(tree: &IndexTree, image: &Image, store: Store) -> String {
-    top_in_store(tree, image, store).map_or_else(|| image_id(image), |t| t.desc.digest.clone())
+/// The image ID in a store: the classic store names an image by `sha256:` + the config
+/// digest; the containerd store by the digest of its target: its `index.json` entry, or for a
+/// `manifest.json` image the manifest containerd's importer writes for it
+/// ([`imported_manifest`]; without it, the config digest).
+pub(crate) fn image_id_in(
+    archive: &Archive,
+    tree: &IndexTree,
+    image: &Image,
+    store: Store,
+) -> String {
+    match (top_in_store(tree, image, store), store) {
+        (Some(t), _) => t.desc.digest.clone(),
+        (None, Store::Containerd) if tree.tops.is_empty() => imported_manifest(archive, image)
+            .map_or_else(
+                || image_id(image),
+                |m| crate::Digest::sha256_of(&m).to_string(),
+            ),
+        _ => image_id(image),
+    }
+}
+
+/// The Docker schema 2 manifest containerd's importer writes for a `manifest.json` image
+/// (containerd v1.6.20 `images/archive/importer.go` `ImportIndex` and `resolveLayers`, into a
+/// store that holds no compressed copy of the layers): the config and each layer blob by
+/// digest and size, a layer typed gzip when containerd's `DecompressStream` finds it gzip or
+/// zstd, else uncompressed; `json.Marshal`ed. `None` when a digest is not known (the blobs
+/// were not hashed) and for images not from `manifest.json`. Checked against the IDs
+/// containerd 1.6 recorded for the real archives (`tests/all/engine_daemon.rs`).
+pub(crate) fn imported_manifest(archive: &Archive, image: &Image) -> Option<Vec<u8>> {
+    use crate::Compression;
+    // The importer reads `manifest.json` or `index.json` only: a pre-1.10 archive is refused.
+    if !matches!(image.source, crate::ImageSource::Manifest { .. }) {
+        return None;
+    }
+    let desc = |media: &str, digest: &crate::Digest, size: u64| {
+        format!("{{\"mediaType\":\"{media}\",\"digest\":\"{digest}\",\"size\":{size}}}")
+    };
+    let config = desc(
+        "application/vnd.docker.container.image.v1+json",
+        image.id.as_ref()?,
+        archive.members.get(image.config_member?)?.size,
+    );
+    let mut layers = Vec::with_capacity(image.layers.len());
+    for l in &image.layers {
+        let media = match l.compression {
+            Some(Compression::Gzip | Compression::Zstd) => {
+                "application/vnd.docker.image.rootfs.diff.tar.gzip"
+            }
+            _ => "application/vnd.docker.image.rootfs.diff.tar",
+        };
+        layers.push(desc(media, l.digest.as_ref()?, l.size?));
+    }
+    Some(
+        format!(
+            "{{\"schemaVersion\":2,\"mediaType\":\"application/vnd.docker.distribution.manifest.v2+json\",\"config\":{config},\"layers\":[{}]}}",
+            layers.join(",")
+        )
+        .into_bytes(),
+    )
 }
 
 /// `Parent`: the parent image ID as the store records it, `""` if none.

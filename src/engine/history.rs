@@ -103,7 +103,7 @@ pub fn history_with(
     let tree = facts::IndexTree::read(archive);
     for item in &mut items {
         let Some(img) = current else { break };
-        item.id = facts::image_id_in(&tree, img, opts.store);
+        item.id = facts::image_id_in(archive, &tree, img, opts.store);
         item.tags = tags(archive, img);
         if opts.store == Store::Containerd {
             break;

@@ -519,7 +519,7 @@ pub(crate) fn inspect_with(
         }
     };
     ImageInspect {
-        id: facts::image_id_in(tree, image, opts.store),
+        id: facts::image_id_in(archive, tree, image, opts.store),
         repo_tags: facts::repo_tags(archive, image),
         repo_digests: repo_digests(archive, image, top),
         parent: always(facts::parent_id(archive, image)),

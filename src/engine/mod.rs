@@ -77,7 +77,7 @@ use crate::model::{Archive, Image};
 
 /// The ID `store` gives `image` (see [`Store`]).
 pub fn image_id(archive: &Archive, image: &Image, store: Store) -> String {
-    facts::image_id_in(&facts::IndexTree::read(archive), image, store)
+    facts::image_id_in(archive, &facts::IndexTree::read(archive), image, store)
 }
 
 /// Why an Engine API answer could not be given. The messages are the daemon's.

@@ -205,7 +205,7 @@ pub fn list(archive: &Archive, opts: &ListOptions) -> Result<Vec<ImageSummary>, 
     let ids: Vec<String> = archive
         .images
         .iter()
-        .map(|i| facts::image_id_in(&tree, i, opts.store))
+        .map(|i| facts::image_id_in(archive, &tree, i, opts.store))
         .collect();
     let has_children = |id: &str| {
         !id.is_empty()

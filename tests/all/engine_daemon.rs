@@ -722,3 +722,48 @@ fn every_real_archive_answers_as_docker_20_10() {
         diffs.join("\n")
     );
 }
+
+/// The containerd image store's IDs against what containerd 1.6 (`ctr images import`, the
+/// importer Docker's containerd store runs too) recorded for every real archive it loaded
+/// (`testdata/loaders/observed.json`, written by the loader tests): each image it holds has
+/// the ID imgtar gives with `Store::Containerd`, for `index.json` archives (the entry's digest)
+/// and `manifest.json` ones (the digest of the manifest the importer writes) alike.
+#[test]
+fn containerd_store_ids_are_the_ones_containerd_recorded() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let observed: Value = serde_json::from_slice(
+        &std::fs::read(root.join("testdata/loaders/observed.json")).unwrap(),
+    )
+    .unwrap();
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for (file, outcome) in observed["files"].as_object().unwrap() {
+        let c = &outcome["containerd"];
+        let want: BTreeSet<&str> = c["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|i| i["id"].as_str())
+            .collect();
+        if c["verdict"] != "loads" || want.is_empty() {
+            continue;
+        }
+        let report = Reader::new()
+            .open(root.join("testdata/real").join(file))
+            .unwrap();
+        let a = &report.archive;
+        let ours: BTreeSet<String> = a
+            .images
+            .iter()
+            .map(|i| engine::image_id(a, i, Store::Containerd))
+            .collect();
+        for id in want {
+            checked += 1;
+            if !ours.contains(id) {
+                wrong.push(format!("{file}: containerd {id}, imgtar {ours:?}"));
+            }
+        }
+    }
+    assert!(checked >= 15, "only {checked} recorded IDs");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

@@ -23,7 +23,9 @@ pub struct Args {
 
 /// Shows the history of an image like `docker history`: a table, or ImageHistory items as JSON.
 pub fn run(args: Args) -> crate::Outcome {
-    let (report, _) = args.query.read()?;
+    let (report, _) = args
+        .query
+        .read(args.daemon.store == imgtar::engine::Store::Containerd)?;
     let archive = &report.archive;
     let image = archive.find_image(args.image.as_deref())?;
     if archive.image_intact(image).is_err() {

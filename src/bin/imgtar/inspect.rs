@@ -30,7 +30,9 @@ pub struct Args {
 /// Prints a JSON array of ImageInspect objects, like `docker image inspect`. Exits 1 when a
 /// named image is not in the archive (after printing the ones that are).
 pub fn run(args: Args) -> crate::Outcome {
-    let (report, _) = args.query.read()?;
+    let (report, _) = args
+        .query
+        .read(args.daemon.store == imgtar::engine::Store::Containerd)?;
     let archive = &report.archive;
     let opts = InspectOptions::default()
         .manifests(args.manifests)

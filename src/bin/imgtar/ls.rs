@@ -46,7 +46,9 @@ pub fn run(args: Args) -> crate::Outcome {
     if let Some(r) = &args.reference {
         filters.add("reference", r.as_str());
     }
-    let (report, all_intact) = args.query.read()?;
+    let (report, all_intact) = args
+        .query
+        .read(args.daemon.store == imgtar::engine::Store::Containerd)?;
     let now = now_unix();
     let opts = ListOptions::default()
         .all(args.all)
