@@ -587,7 +587,39 @@ fn cli_prints_the_golden_json() {
             h[0]["History"],
             "{file}"
         );
+        // The other daemons, by flag.
+        for (dir, flags) in [
+            ("v1.41", ["--api-version", "1.41"]),
+            ("v1.44", ["--api-version", "v1.44"]),
+            ("containerd", ["--store", "containerd"]),
+        ] {
+            let want: Value = serde_json::from_str(
+                &std::fs::read_to_string(
+                    root.join("testdata/golden")
+                        .join(dir)
+                        .join(format!("{file}.json")),
+                )
+                .unwrap(),
+            )
+            .unwrap();
+            let mut args = vec!["inspect", p, "--manifests"];
+            args.extend(flags);
+            assert_eq!(run(&args), want["inspect"], "{file} {dir}");
+            let mut args = vec!["ls", p, "--json", "--manifests"];
+            args.extend(flags);
+            assert_eq!(run(&args), want["ls"], "{file} {dir}");
+        }
     }
+    let bad = Command::new(env!("CARGO_BIN_EXE_imgtar"))
+        .args(["ls", "x.tar", "--api-version", "1.40"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("give 1.41 to 1.55"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
     let input = root.join("testdata/real/podman-docker-two-names.tar.xz");
     let out = Command::new(env!("CARGO_BIN_EXE_imgtar"))
         .args(["inspect", input.to_str().unwrap(), "pretty-empty", "nope"])
