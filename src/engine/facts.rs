@@ -9,7 +9,7 @@ use crate::doc::oci::{Descriptor, ImageManifest};
 use crate::engine::time::Timestamp;
 use crate::engine::version::Store;
 use crate::model::oci::OciTree;
-use crate::model::{Archive, Image, Layer, Layout, Producer};
+use crate::model::{Archive, Image, Layer};
 use crate::reference::Reference;
 
 /// A value of a JSON object by key, exactly or else case-insensitively (Go's decoder).
@@ -183,17 +183,6 @@ impl IndexTree {
 /// `ref.name` that is a whole reference).
 pub(crate) fn top_names(top: &Top) -> Vec<Reference> {
     OciTree::top_names(&top.desc)
-}
-
-/// Whether the image's index.json manifest is the writer's own (registry) manifest, so that
-/// `name@digest` names it: OCI layouts and containerd exports, not Docker 25's graphdriver
-/// saves, which generate the manifest at save time.
-pub(crate) fn has_repo_digests(archive: &Archive) -> bool {
-    match archive.layout {
-        Layout::Oci => true,
-        Layout::DockerOci => archive.producer != Producer::Docker25,
-        _ => false,
-    }
 }
 
 /// The `index.json` entry the store keeps for an image: the containerd store keeps the image

@@ -521,7 +521,7 @@ pub(crate) fn inspect_with(
     ImageInspect {
         id: facts::image_id_in(archive, tree, image, opts.store),
         repo_tags: facts::repo_tags(archive, image),
-        repo_digests: repo_digests(archive, image, top),
+        repo_digests: repo_digests(archive, tree, image, opts.store),
         parent: always(facts::parent_id(archive, image)),
         comment: always(comment),
         created: facts::created(image)
@@ -568,17 +568,32 @@ pub(crate) fn inspect_with(
     }
 }
 
-/// `RepoDigests`: each familiar name paired with the digest of its `index.json` entry, for
-/// archives whose manifests are the registry's (see [`facts::has_repo_digests`]).
-pub(crate) fn repo_digests(archive: &Archive, image: &Image, top: Option<&Top>) -> Vec<String> {
-    let Some(top) = top.filter(|_| facts::has_repo_digests(archive)) else {
-        return Vec::new();
+/// `RepoDigests`: none in the classic store (`docker load` records no digest); in the
+/// containerd store each familiar name paired with the digest of the image's target (moby
+/// docker-v29.7.2 `daemon/containerd/image_inspect.go` `collectRepoTagsAndDigests`,
+/// `image_list.go` `singlePlatformImage`), when that target is known.
+pub(crate) fn repo_digests(
+    archive: &Archive,
+    tree: &IndexTree,
+    image: &Image,
+    store: Store,
+) -> Vec<String> {
+    let target = match (store, facts::top_in_store(tree, image, store)) {
+        (Store::Classic, _) => return Vec::new(),
+        (_, Some(top)) => top.desc.digest.clone(),
+        (_, None) if tree.tops.is_empty() => match facts::imported_manifest(archive, image) {
+            Some(m) => crate::Digest::sha256_of(&m).to_string(),
+            None => return Vec::new(),
+        },
+        (_, None) => return Vec::new(),
     };
-    let mut out: Vec<String> = facts::tag_refs_in(archive, image)
-        .iter()
-        .map(|r| format!("{}@{}", r.familiar_name(), top.desc.digest))
-        .collect();
-    out.dedup();
+    let mut out: Vec<String> = Vec::new();
+    for r in facts::tag_refs_in(archive, image) {
+        let d = format!("{}@{target}", r.familiar_name());
+        if !out.contains(&d) {
+            out.push(d);
+        }
+    }
     out
 }
 

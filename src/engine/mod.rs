@@ -33,8 +33,7 @@
 //!   their familiar form, sorted as moby's reference store sorts them; a name without a tag
 //!   reads as `:latest`.
 //! - `RepoDigests` are empty in the classic store (`docker load` records none); in the
-//!   containerd store, for OCI layouts and containerd exports, each name is paired with the
-//!   digest of its `index.json` entry.
+//!   containerd store each name is paired with the digest of the image's target.
 //! - `Size` (and a history item's `Size`) is the sum, over the image's layers, of the sizes of
 //!   the regular files in each layer tar. That is overlay2's accounting (`directory.Size` of the
 //!   applied layer) without symlink target lengths: hardlinks count once (they are size-0

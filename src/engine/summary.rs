@@ -234,7 +234,7 @@ pub fn list(archive: &Archive, opts: &ListOptions) -> Result<Vec<ImageSummary>, 
             continue;
         }
         let top = facts::top_in_store(&tree, img, opts.store);
-        let digests = inspect::repo_digests(archive, img, top);
+        let digests = inspect::repo_digests(archive, &tree, img, opts.store);
         let tags = facts::repo_tags(archive, img);
         let (tags, digests) = names(&digests, &tags, &patterns)?;
         let size = facts::image_size(archive, img);

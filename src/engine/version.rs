@@ -111,8 +111,8 @@ pub enum Store {
     Classic,
     /// The containerd image store (Docker 29's default): the ID is the digest of the image's
     /// target (its `index.json` entry, or for a `manifest.json` image the manifest
-    /// containerd's importer writes: that needs the blobs hashed), each `index.json` name
-    /// paired with it in `RepoDigests`, `Descriptor` and `Manifests` given.
+    /// containerd's importer writes: that needs the blobs hashed), each name paired with it
+    /// in `RepoDigests`, `Descriptor` and `Manifests` given for `index.json` images.
     Containerd,
 }
 

@@ -635,9 +635,16 @@ fn tables(docker: &Docker, path: &Path, ids: &[String]) -> Vec<(String, String, 
 }
 
 /// Two tables are the same when their cells are, but for relative times (`3 years ago`),
-/// which depend on when each was printed: those need only both be relative.
+/// which depend on when each was printed: those need only both be relative. The rows are
+/// compared in any order: docker/cli v20.10.24 `cli/command/formatter/image.go` walks an
+/// image's repositories through a Go map, so its rows for one image come in random order.
 fn same_table(a: &str, b: &str) -> bool {
-    let (x, y) = (crate::engine_api::cells(a), crate::engine_api::cells(b));
+    let sorted = |t: &str| {
+        let mut rows = crate::engine_api::cells(t);
+        rows.sort();
+        rows
+    };
+    let (x, y) = (sorted(a), sorted(b));
     x.len() == y.len()
         && x.iter().zip(&y).all(|(r, s)| {
             r.len() == s.len()
