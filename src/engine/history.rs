@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::facts;
 use crate::engine::time::Timestamp;
+use crate::engine::version::{ApiVersion, Store};
 use crate::engine::EngineError;
 use crate::model::{Archive, Image, ImageSource};
 
@@ -47,7 +48,28 @@ fn tags(archive: &Archive, image: &Image) -> Option<Vec<String>> {
 /// directory of the chain gives one item (its `json`'s `created`, `author`, `comment`, and
 /// `container_config.Cmd` joined by spaces), identified by its v1 ID.
 pub fn history(archive: &Archive, image: &Image) -> Result<Vec<HistoryItem>, EngineError> {
-    if let ImageSource::Legacy { .. } = image.source {
+    history_with(archive, image, &HistoryOptions::default())
+}
+
+/// Options of [`history_with`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HistoryOptions {
+    /// The API version answered (the items have the same fields in 1.41 to 1.55).
+    pub api_version: ApiVersion,
+    /// The image store answered from: the containerd store names the newest item by the
+    /// image's target digest and knows no parent images.
+    pub store: Store,
+}
+
+/// [`history`] as the daemon of `opts` answers it.
+pub fn history_with(
+    archive: &Archive,
+    image: &Image,
+    opts: &HistoryOptions,
+) -> Result<Vec<HistoryItem>, EngineError> {
+    if let (ImageSource::Legacy { .. }, None) = (&image.source, &image.id) {
+        // A chain the loader could not load: its directories as they are.
         return Ok(legacy(archive, image));
     }
     let Some(config) = &image.config else {
@@ -78,10 +100,14 @@ pub fn history(archive: &Archive, image: &Image) -> Result<Vec<HistoryItem>, Eng
     }
     items.reverse();
     let mut current = Some(image);
+    let tree = facts::IndexTree::read(archive);
     for item in &mut items {
         let Some(img) = current else { break };
-        item.id = facts::image_id(img);
+        item.id = facts::image_id_in(archive, &tree, img, opts.store);
         item.tags = tags(archive, img);
+        if opts.store == Store::Containerd {
+            break;
+        }
         current = img.parent.as_deref().and_then(|p| {
             archive
                 .images
@@ -141,3 +167,5 @@ fn legacy(archive: &Archive, image: &Image) -> Vec<HistoryItem> {
     items.reverse();
     items
 }
+
+crate::engine::version::daemon_setters!(HistoryOptions);

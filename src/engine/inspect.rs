@@ -9,6 +9,7 @@ use crate::doc::oci::{self, Descriptor};
 use crate::engine::facts::{self, get_ci, IndexTree, Leaf, Top};
 use crate::engine::nullable;
 use crate::engine::time::Timestamp;
+use crate::engine::version::{ApiVersion, Store};
 use crate::model::{Archive, Image};
 
 /// Go's zero `time.Time` as encoding/json writes it.
@@ -35,9 +36,20 @@ pub struct ImageInspect {
     /// `Comment`: the config's `comment`, else the last history entry's.
     #[serde(rename = "Comment", default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
-    /// `Created`: RFC 3339 with nanoseconds; omitted when the config has none.
+    /// `Created`: RFC 3339 with nanoseconds; omitted when the config has none (API < 1.44:
+    /// Go's zero time).
     #[serde(rename = "Created", default, skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
+    /// `Container`: the config's `container` (API < 1.45 only).
+    #[serde(rename = "Container", default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// `ContainerConfig`: the config's `container_config` (API < 1.45 only).
+    #[serde(
+        rename = "ContainerConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub container_config: Option<ImageConfig>,
     /// `DockerVersion`: the config's `docker_version`.
     #[serde(
         rename = "DockerVersion",
@@ -449,8 +461,12 @@ pub struct AttestationProperties {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct InspectOptions {
-    /// Include `Manifests` (the API's `manifests=1`).
+    /// Include `Manifests` (the API's `manifests=1`; API 1.48+, containerd store).
     pub manifests: bool,
+    /// The API version answered (see [`crate::engine::version`]).
+    pub api_version: ApiVersion,
+    /// The image store answered from.
+    pub store: Store,
 }
 
 impl InspectOptions {
@@ -473,6 +489,7 @@ pub(crate) fn inspect_with(
     image: &Image,
     opts: &InspectOptions,
 ) -> ImageInspect {
+    let v = opts.api_version;
     let cfg = image.config.as_ref();
     let history_comment = cfg
         .and_then(|c| c.history.last())
@@ -483,26 +500,53 @@ pub(crate) fn inspect_with(
         .unwrap_or_default();
     let platform = cfg.map(|c| &c.platform);
     let diff_ids = facts::diff_ids(image);
-    let top = tree.top_for(image);
+    let top = facts::top_in_store(tree, image, opts.store);
+    // API 1.52 omits these when empty (moby docker-v29.7.2
+    // `daemon/server/router/image/image_routes.go`, `getImagesByName`).
+    let always = |s: String| (!v.at_least(52) || !s.is_empty()).then_some(s);
+    let raw_config = facts::container_config(image);
+    let mut extra = Map::new();
+    let config = if v.at_least(50) {
+        Some(oci_config(raw_config, v))
+    } else {
+        match raw_config {
+            Some(c) => Some(go_container_config(Some(c))),
+            None => {
+                // `Config *container.Config`: `null` when the image config has none.
+                extra.insert("Config".to_string(), Value::Null);
+                None
+            }
+        }
+    };
     ImageInspect {
-        id: facts::image_id(image),
+        id: facts::image_id_in(archive, tree, image, opts.store),
         repo_tags: facts::repo_tags(archive, image),
-        repo_digests: repo_digests(archive, image, top),
-        parent: Some(image.parent.clone().unwrap_or_default()),
-        comment: Some(comment),
-        created: facts::created(image).map(|t| t.to_rfc3339_nano()),
-        docker_version: Some(facts::config_str(image, "docker_version").unwrap_or_default()),
-        author: Some(facts::config_str(image, "author").unwrap_or_default()),
+        repo_digests: repo_digests(archive, tree, image, opts.store),
+        parent: always(facts::parent_id(archive, image)),
+        comment: always(comment),
+        created: facts::created(image)
+            .map(|t| t.to_rfc3339_nano())
+            .or_else(|| (!v.at_least(44)).then(|| ZERO_TIME.to_string())),
+        container: (!v.at_least(45))
+            .then(|| facts::config_str(image, "container").unwrap_or_default()),
+        container_config: (!v.at_least(45)).then(|| {
+            go_container_config(
+                cfg.and_then(|c| get_ci(&c.raw, "container_config"))
+                    .and_then(Value::as_object),
+            )
+        }),
+        docker_version: always(facts::config_str(image, "docker_version").unwrap_or_default()),
+        author: always(facts::config_str(image, "author").unwrap_or_default()),
         architecture: platform.map(|p| p.architecture.clone()).unwrap_or_default(),
         variant: platform
             .and_then(|p| p.variant.clone())
             .filter(|v| !v.is_empty()),
-        os: platform.map(|p| p.os.clone()).unwrap_or_default(),
+        os: facts::os(image),
         os_version: platform
             .and_then(|p| p.os_version.clone())
             .filter(|v| !v.is_empty()),
         size: facts::image_size(archive, image),
-        virtual_size: None,
+        virtual_size: (!v.at_least(44)).then(|| facts::image_size(archive, image)),
         graph_driver: None,
         root_fs: RootFs {
             kind: match &image.source {
@@ -515,26 +559,41 @@ pub(crate) fn inspect_with(
         metadata: Metadata {
             last_tag_time: Some(ZERO_TIME.to_string()),
         },
-        descriptor: top.map(|t| descriptor(&t.desc)),
+        descriptor: top.filter(|_| v.at_least(48)).map(|t| descriptor(&t.desc)),
         manifests: top
-            .filter(|_| opts.manifests)
+            .filter(|_| opts.manifests && v.at_least(48))
             .map(|t| manifest_summaries(archive, t)),
-        config: Some(v149_config(facts::container_config(image))),
-        extra: Map::new(),
+        config,
+        extra,
     }
 }
 
-/// `RepoDigests`: each familiar name paired with the digest of its `index.json` entry, for
-/// archives whose manifests are the registry's (see [`facts::has_repo_digests`]).
-pub(crate) fn repo_digests(archive: &Archive, image: &Image, top: Option<&Top>) -> Vec<String> {
-    let Some(top) = top.filter(|_| facts::has_repo_digests(archive)) else {
-        return Vec::new();
+/// `RepoDigests`: none in the classic store (`docker load` records no digest); in the
+/// containerd store each familiar name paired with the digest of the image's target (moby
+/// docker-v29.7.2 `daemon/containerd/image_inspect.go` `collectRepoTagsAndDigests`,
+/// `image_list.go` `singlePlatformImage`), when that target is known.
+pub(crate) fn repo_digests(
+    archive: &Archive,
+    tree: &IndexTree,
+    image: &Image,
+    store: Store,
+) -> Vec<String> {
+    let target = match (store, facts::top_in_store(tree, image, store)) {
+        (Store::Classic, _) => return Vec::new(),
+        (_, Some(top)) => top.desc.digest.clone(),
+        (_, None) if tree.tops.is_empty() => match facts::imported_manifest(archive, image) {
+            Some(m) => crate::Digest::sha256_of(&m).to_string(),
+            None => return Vec::new(),
+        },
+        (_, None) => return Vec::new(),
     };
-    let mut out: Vec<String> = facts::tag_refs_in(archive, image)
-        .iter()
-        .map(|r| format!("{}@{}", r.familiar_name(), top.desc.digest))
-        .collect();
-    out.dedup();
+    let mut out: Vec<String> = Vec::new();
+    for r in facts::tag_refs_in(archive, image) {
+        let d = format!("{}@{target}", r.familiar_name());
+        if !out.contains(&d) {
+            out.push(d);
+        }
+    }
     out
 }
 
@@ -658,10 +717,12 @@ fn int(v: &Value) -> Option<i64> {
     v.as_i64().filter(|n| *n != 0)
 }
 
-/// The `Config` of API v1.49: the image's container config converted as moby's
-/// `containerConfigToDockerOCIImageConfig` does (Go's `omitempty` drops empty values), then
-/// laid over the legacy fields' zero values.
-fn v149_config(c: Option<&Map<String, Value>>) -> ImageConfig {
+/// The `Config` of API 1.50 and later: the image's container config converted as moby's
+/// `containerConfigToDockerOCIImageConfig` does (Go's `omitempty` drops empty values); API
+/// 1.50 and 1.51 add `Cmd`, `Entrypoint`, `Env`, `Labels`, `OnBuild`, `Volumes` (`null`) and
+/// `User`, `WorkingDir` (`""`) when unset (moby docker-v29.7.2
+/// `daemon/server/router/image/inspect_response.go`, `legacyConfigFields["v1.50-v1.51"]`).
+fn oci_config(c: Option<&Map<String, Value>>, v: ApiVersion) -> ImageConfig {
     let get = |k: &str| c.and_then(|c| get_ci(c, k));
     let string = |k: &str| get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
     let list = |k: &str| nonempty(get(k).and_then(strings));
@@ -677,43 +738,107 @@ fn v149_config(c: Option<&Map<String, Value>>) -> ImageConfig {
             .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
             .collect::<BTreeMap<_, _>>()
     }));
-    let healthcheck = get("Healthcheck").and_then(Value::as_object).map(|h| {
+    let legacy = !v.at_least(52);
+    let nullable = |x: Option<Vec<String>>| match x {
+        Some(l) => Some(Some(l)),
+        None => legacy.then_some(None),
+    };
+    let text = |k: &str| match string(k) {
+        Some(s) => Some(s.to_string()),
+        None => legacy.then(String::new),
+    };
+    ImageConfig {
+        args_escaped: get("ArgsEscaped").and_then(Value::as_bool).filter(|b| *b),
+        cmd: nullable(list("Cmd")),
+        entrypoint: nullable(list("Entrypoint")),
+        env: nullable(list("Env")),
+        exposed_ports: set("ExposedPorts"),
+        healthcheck: healthcheck(get("Healthcheck"), true),
+        labels: match labels {
+            Some(l) => Some(Some(l)),
+            None => legacy.then_some(None),
+        },
+        on_build: nullable(list("OnBuild")),
+        shell: list("Shell"),
+        stop_signal: string("StopSignal").map(str::to_string),
+        user: text("User"),
+        volumes: match set("Volumes") {
+            Some(s) => Some(Some(s)),
+            None => legacy.then_some(None),
+        },
+        working_dir: text("WorkingDir"),
+        ..ImageConfig::default()
+    }
+}
+
+fn healthcheck(h: Option<&Value>, start_interval: bool) -> Option<HealthConfig> {
+    h.and_then(Value::as_object).map(|h| {
         let g = |k: &str| get_ci(h, k);
         HealthConfig {
             test: nonempty(g("Test").and_then(strings)),
             interval: g("Interval").and_then(int),
             timeout: g("Timeout").and_then(int),
             start_period: g("StartPeriod").and_then(int),
-            start_interval: g("StartInterval").and_then(int),
+            start_interval: g("StartInterval").and_then(int).filter(|_| start_interval),
             retries: g("Retries").and_then(int),
         }
-    });
+    })
+}
+
+/// A container config as Go's `container.Config` (moby v20.10.24
+/// `api/types/container/config.go`) decodes and re-encodes it, as API 1.49 and older answer
+/// `Config` and `ContainerConfig`: every field without `omitempty` present with the config's
+/// value or its zero value; `Env`, `OnBuild`, `Volumes`, `Labels` keep `null` apart from
+/// `[]`/`{}`, and so do `Cmd` and `Entrypoint` (`strslice.StrSlice`, which reads a string as a
+/// one-item list; Docker 20.10 answers a `null` there as `null`).
+fn go_container_config(c: Option<&Map<String, Value>>) -> ImageConfig {
+    let get = |k: &str| c.and_then(|c| get_ci(c, k)).filter(|v| !v.is_null());
+    let string = |k: &str| {
+        get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let boolean = |k: &str| get(k).and_then(Value::as_bool).unwrap_or(false);
+    let list = |k: &str| get(k).and_then(strings);
+    let strslice = |k: &str| get(k).and_then(strings);
+    let set = |k: &str| {
+        get(k).and_then(Value::as_object).map(|o| {
+            o.keys()
+                .map(|k| (k.clone(), Value::Object(Map::new())))
+                .collect::<BTreeMap<_, _>>()
+        })
+    };
     ImageConfig {
-        args_escaped: get("ArgsEscaped").and_then(Value::as_bool).filter(|b| *b),
-        attach_stderr: Some(false),
-        attach_stdin: Some(false),
-        attach_stdout: Some(false),
-        cmd: Some(list("Cmd")),
-        domainname: Some(String::new()),
-        entrypoint: Some(list("Entrypoint")),
+        args_escaped: Some(boolean("ArgsEscaped")).filter(|b| *b),
+        attach_stderr: Some(boolean("AttachStderr")),
+        attach_stdin: Some(boolean("AttachStdin")),
+        attach_stdout: Some(boolean("AttachStdout")),
+        cmd: Some(strslice("Cmd")),
+        domainname: Some(string("Domainname")),
+        entrypoint: Some(strslice("Entrypoint")),
         env: Some(list("Env")),
-        exposed_ports: set("ExposedPorts"),
-        healthcheck,
-        hostname: Some(String::new()),
-        image: Some(String::new()),
-        labels: Some(labels),
-        mac_address: None,
-        network_disabled: None,
+        exposed_ports: nonempty(set("ExposedPorts")),
+        healthcheck: healthcheck(get("Healthcheck"), false),
+        hostname: Some(string("Hostname")),
+        image: Some(string("Image")),
+        labels: Some(get("Labels").and_then(Value::as_object).map(|o| {
+            o.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })),
+        mac_address: Some(string("MacAddress")).filter(|s| !s.is_empty()),
+        network_disabled: Some(boolean("NetworkDisabled")).filter(|b| *b),
         on_build: Some(list("OnBuild")),
-        open_stdin: Some(false),
-        shell: list("Shell"),
-        stdin_once: Some(false),
-        stop_signal: string("StopSignal").map(str::to_string),
-        stop_timeout: None,
-        tty: Some(false),
-        user: Some(string("User").unwrap_or_default().to_string()),
+        open_stdin: Some(boolean("OpenStdin")),
+        shell: nonempty(strslice("Shell")),
+        stdin_once: Some(boolean("StdinOnce")),
+        stop_signal: Some(string("StopSignal")).filter(|s| !s.is_empty()),
+        stop_timeout: get("StopTimeout").and_then(Value::as_i64),
+        tty: Some(boolean("Tty")),
+        user: Some(string("User")),
         volumes: Some(set("Volumes")),
-        working_dir: Some(string("WorkingDir").unwrap_or_default().to_string()),
+        working_dir: Some(string("WorkingDir")),
         extra: Map::new(),
     }
 }
@@ -724,3 +849,5 @@ impl ImageInspect {
         Timestamp::parse(self.created.as_deref()?)
     }
 }
+
+crate::engine::version::daemon_setters!(InspectOptions);

@@ -9,6 +9,7 @@ use crate::engine::facts::{self, IndexTree};
 use crate::engine::filters::{self, FilterError, Filters};
 use crate::engine::inspect::{self, ManifestSummary, OciDescriptor};
 use crate::engine::time::Timestamp;
+use crate::engine::version::{ApiVersion, Store};
 use crate::engine::EngineError;
 use crate::model::select::SelectError;
 use crate::model::{Archive, Image};
@@ -42,12 +43,13 @@ pub struct ImageSummary {
     /// `Manifests` (on request).
     #[serde(rename = "Manifests", default, skip_serializing_if = "Option::is_none")]
     pub manifests: Option<Vec<ManifestSummary>>,
-    /// `RepoDigests`.
+    /// `RepoDigests` (`null`, Go's nil list, only up to API 1.42, for an image with tags
+    /// but no digests).
     #[serde(rename = "RepoDigests")]
-    pub repo_digests: Vec<String>,
-    /// `RepoTags`.
+    pub repo_digests: Option<Vec<String>>,
+    /// `RepoTags` (`null` only up to API 1.42, for an image with digests but no tags).
     #[serde(rename = "RepoTags")]
-    pub repo_tags: Vec<String>,
+    pub repo_tags: Option<Vec<String>>,
     /// `SharedSize`: -1 unless asked for.
     #[serde(rename = "SharedSize")]
     pub shared_size: i64,
@@ -80,6 +82,10 @@ pub struct ListOptions {
     pub manifests: bool,
     /// The time `until=<duration>` counts back from (Unix seconds); the current time if `None`.
     pub now: Option<i64>,
+    /// The API version answered (see [`crate::engine::version`]).
+    pub api_version: ApiVersion,
+    /// The image store answered from.
+    pub store: Store,
 }
 
 impl ListOptions {
@@ -112,7 +118,14 @@ impl ListOptions {
 
 fn lookup<'a>(archive: &'a Archive, name: &str) -> Result<&'a Image, EngineError> {
     archive.find_image(Some(name)).map_err(|e| match e {
-        SelectError::NotFound(_) => EngineError::NoSuchImage(name.to_string()),
+        // The daemon names what it looked for: a name with its default tag (moby
+        // `daemon/images/image.go` `GetImage` on the normalized reference).
+        SelectError::NotFound(_) => {
+            EngineError::NoSuchImage(match crate::reference::Reference::parse_normalized(name) {
+                Ok(r) if !name.starts_with("sha256:") => r.with_default_tag().familiar_string(),
+                _ => name.to_string(),
+            })
+        }
         other => EngineError::Select(other),
     })
 }
@@ -144,12 +157,12 @@ fn time_bounds(
 
 /// Puts the image's digests and tags that the `reference` patterns (if any) match into the
 /// summary.
-fn add_names(
-    summary: &mut ImageSummary,
+fn names(
     digests: &[String],
     tags: &[String],
     patterns: &[&str],
-) -> Result<(), EngineError> {
+) -> Result<(Vec<String>, Vec<String>), EngineError> {
+    let (mut out_tags, mut out_digests) = (Vec::new(), Vec::new());
     for (r, is_tag) in digests
         .iter()
         .map(|d| (d, false))
@@ -159,12 +172,12 @@ fn add_names(
             continue;
         }
         if is_tag {
-            summary.repo_tags.push(r.clone());
+            out_tags.push(r.clone());
         } else {
-            summary.repo_digests.push(r.clone());
+            out_digests.push(r.clone());
         }
     }
-    Ok(())
+    Ok((out_tags, out_digests))
 }
 
 /// The images of `archive` as `GET /images/json` lists them after `docker load`, newest
@@ -187,7 +200,13 @@ pub fn list(archive: &Archive, opts: &ListOptions) -> Result<Vec<ImageSummary>, 
     let dangling_only = f.get_bool("dangling", false)?;
     let now = opts.now.unwrap_or_else(now_unix);
     let (before, since) = time_bounds(archive, f, now)?;
-    let ids: Vec<String> = archive.images.iter().map(facts::image_id).collect();
+    let tree = IndexTree::read(archive);
+    let v = opts.api_version;
+    let ids: Vec<String> = archive
+        .images
+        .iter()
+        .map(|i| facts::image_id_in(archive, &tree, i, opts.store))
+        .collect();
     let has_children = |id: &str| {
         !id.is_empty()
             && archive
@@ -196,7 +215,6 @@ pub fn list(archive: &Archive, opts: &ListOptions) -> Result<Vec<ImageSummary>, 
                 .any(|o| o.parent.as_deref() == Some(id))
     };
     let patterns: Vec<&str> = f.get("reference").collect();
-    let tree = IndexTree::read(archive);
     let mut out: Vec<(usize, ImageSummary)> = Vec::new();
     for (n, (img, id)) in archive.images.iter().zip(&ids).enumerate() {
         if dangling_only && has_children(id) {
@@ -215,28 +233,51 @@ pub fn list(archive: &Archive, opts: &ListOptions) -> Result<Vec<ImageSummary>, 
         {
             continue;
         }
-        let top = tree.top_for(img);
-        let mut summary = ImageSummary {
-            containers: -1,
+        let top = facts::top_in_store(&tree, img, opts.store);
+        let digests = inspect::repo_digests(archive, &tree, img, opts.store);
+        let tags = facts::repo_tags(archive, img);
+        let (tags, digests) = names(&digests, &tags, &patterns)?;
+        let size = facts::image_size(archive, img);
+        let untagged = tags.is_empty() && digests.is_empty();
+        let has_tags = !tags.is_empty();
+        // moby docker-v29.7.2 `image_routes.go` `getImagesJSON`: before 1.43 an image with
+        // neither gets `<none>` placeholders and the other nil lists stay `null`; from 1.43
+        // both are lists. Docker 20.10's own `image_list.go` answers the same.
+        let (repo_tags, repo_digests) = if v.at_least(43) {
+            (Some(tags), Some(digests))
+        } else if untagged {
+            (
+                Some(vec!["<none>:<none>".to_string()]),
+                Some(vec!["<none>@<none>".to_string()]),
+            )
+        } else {
+            (
+                Some(tags).filter(|t| !t.is_empty()),
+                Some(digests).filter(|d| !d.is_empty()),
+            )
+        };
+        let summary = ImageSummary {
+            // Before 1.51 -1 ("not computed"); from 1.51 the number of containers using the
+            // image: none, after a load.
+            containers: if v.at_least(51) { 0 } else { -1 },
             created: created.map_or(0, |c| c.unix),
             id: id.clone(),
             labels,
-            parent_id: img.parent.clone().unwrap_or_default(),
-            descriptor: top.map(|t| inspect::descriptor(&t.desc)),
+            parent_id: facts::parent_id(archive, img),
+            descriptor: top
+                .filter(|_| v.at_least(48))
+                .map(|t| inspect::descriptor(&t.desc)),
             manifests: top
-                .filter(|_| opts.manifests)
+                .filter(|_| opts.manifests && v.at_least(47))
                 .map(|t| inspect::manifest_summaries(archive, t)),
-            repo_digests: Vec::new(),
-            repo_tags: Vec::new(),
+            repo_digests,
+            repo_tags,
             shared_size: -1,
-            size: facts::image_size(archive, img),
-            virtual_size: None,
+            size,
+            virtual_size: (!v.at_least(44)).then_some(size),
             extra: Map::new(),
         };
-        let digests = inspect::repo_digests(archive, img, top);
-        let tags = facts::repo_tags(archive, img);
-        add_names(&mut summary, &digests, &tags, &patterns)?;
-        if summary.repo_tags.is_empty() && summary.repo_digests.is_empty() {
+        if untagged {
             // Hidden: an intermediate image (without `all`), `dangling=false`, or a
             // `reference` filter none of whose patterns named it.
             let intermediate = !opts.all && has_children(id);
@@ -244,7 +285,7 @@ pub fn list(archive: &Archive, opts: &ListOptions) -> Result<Vec<ImageSummary>, 
             {
                 continue;
             }
-        } else if dangling_only && !summary.repo_tags.is_empty() {
+        } else if dangling_only && has_tags {
             continue;
         }
         out.push((n, summary));
@@ -423,3 +464,5 @@ mod tests {
         assert!(until("last tuesday", 0).is_err());
     }
 }
+
+crate::engine::version::daemon_setters!(ListOptions);

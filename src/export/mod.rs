@@ -6,9 +6,11 @@
 //!   `index.json` entry) has that digest, without a tag;
 //! - an image ID (full, `sha256:`-prefixed, or a unique prefix) selects the image without a
 //!   tag: an archive whose images are all selected that way has no `repositories` file (nor
-//!   does the export of a containerd export or an OCI layout, whose writers never write one);
-//! - an image's parents (manifest.json `Parent`, as far as the archive holds them) come along,
-//!   untagged unless named too (the API's "that image and its parents");
+//!   does the export of a containerd export or an OCI layout, whose writers never write one),
+//!   except a pre-1.10 archive, whose loader needs one: it gets `{}`;
+//! - only the images named are written, as `docker save` does (the API text says "that image
+//!   and its parents", the daemon writes no parent): a `Parent` link is kept when the parent
+//!   is written too (named itself), dropped otherwise;
 //! - several names give one archive; an image reached through several names is written once
 //!   with all its tags;
 //! - a platform selects one platform of a multi-platform image (an `index.json` entry that is
@@ -134,7 +136,8 @@ pub enum ExportError {
     /// A selected image lacks a part it needs.
     #[error("{0}")]
     Incomplete(String),
-    /// A pre-1.10 archive cannot be written without names.
+    /// No longer returned: a pre-1.10 image selected by ID is written with a `repositories`
+    /// file that names nothing (`{}`), which Docker's legacy loader loads untagged.
     #[error("{0:?} selects a pre-1.10 image by ID: such an archive needs a `repositories` file to load (docker load 1.13+), and an export by ID has none; name the image by tag")]
     LegacyById(String),
     /// The input cannot be read a second time.

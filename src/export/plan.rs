@@ -151,7 +151,12 @@ pub fn plan(
     // `repositories`; nor does an OCI layout have one.
     let writes_repositories =
         archive.layout != Layout::Oci && archive.producer != Producer::Containerd;
-    if writes_repositories && images.iter().any(|s| !s.tags.is_empty()) {
+    // Docker's legacy loader needs `repositories` even when it names nothing: a pre-1.10
+    // archive of images selected by ID gets `{}`, which loads them untagged (moby v20.10.24
+    // `image/tarexport/load.go` `legacyLoad`; checked against the daemon by
+    // `tests/all/engine_daemon.rs`).
+    let legacy = archive.layout == Layout::Legacy;
+    if writes_repositories && (legacy || images.iter().any(|s| !s.tags.is_empty())) {
         let r = repositories(archive, &images, &top_dirs);
         b.docs.push(("repositories".to_string(), r));
     }
@@ -285,9 +290,6 @@ fn select(
             }
         }
         for (i, tag) in hits {
-            if archive.layout == Layout::Legacy && tag.is_none() {
-                return Err(ExportError::LegacyById(name.clone()));
-            }
             let s = sel.entry(i).or_insert_with(|| Selected {
                 image: i,
                 tags: Vec::new(),
@@ -301,27 +303,9 @@ fn select(
             }
         }
     }
-    // Parents, as far as the archive holds them.
-    let mut todo: Vec<usize> = sel.keys().copied().collect();
-    while let Some(i) = todo.pop() {
-        let Some(parent) = archive.images.get(i).and_then(|img| img.parent.as_deref()) else {
-            continue;
-        };
-        let found = archive
-            .images
-            .iter()
-            .position(|o| o.id.as_ref().is_some_and(|d| d.to_string() == parent));
-        if let Some(p) = found {
-            if let std::collections::btree_map::Entry::Vacant(e) = sel.entry(p) {
-                e.insert(Selected {
-                    image: p,
-                    tags: Vec::new(),
-                    by_name: false,
-                });
-                todo.push(p);
-            }
-        }
-    }
+    // Only the images named: `docker save` adds no parent image, and keeps a `Parent` link
+    // only when the parent is saved too (moby v20.10.24 `image/tarexport/save.go`,
+    // `validatedParentLinks`; checked against the daemon by `tests/all/engine_daemon.rs`).
     Ok(sel.into_values().collect())
 }
 

@@ -277,7 +277,8 @@ fn xattrs<W: Write>(tar: &mut tar::Builder<W>, meta: &Entry) -> io::Result<()> {
 /// Order: every directory (tree order), then regular files in the order the archive holds
 /// their content, then symlinks, devices and FIFOs, then hardlinks (each names the first path,
 /// in tree order, of the files it shares content with). Every entry carries its mode, owner,
-/// mtime and xattrs; implicit directories are 0755 root-owned with mtime 0.
+/// mtime and xattrs; implicit directories are root-owned with mtime 0 (mode 0755, or 0600 as
+/// `docker load` creates them under [`Semantics::DockerLoad`](crate::layer::Semantics)).
 pub fn squash<W: Write + Send>(
     reader: &Reader,
     input: &Input,

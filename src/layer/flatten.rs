@@ -429,8 +429,15 @@ impl Flattener {
             if self.fs.nodes.contains_key(&cur) {
                 continue;
             }
+            // moby's `UnpackLayer` creates a missing parent with mode 0600 (v20.10.24
+            // `pkg/archive/diff.go`, `system.MkdirAll(parentPath, 0600)`; `docker export`
+            // agrees, `tests/all/engine_daemon.rs`).
+            let mode = match self.options.semantics {
+                Semantics::DockerLoad => 0o600,
+                Semantics::Oci => 0o755,
+            };
             let node = Node {
-                meta: Entry::new(cur.clone(), EntryKind::Dir, 0o755),
+                meta: Entry::new(cur.clone(), EntryKind::Dir, mode),
                 layer: st.layer,
                 content: None,
                 inode: None,

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use crate::digest::Digest;
 use crate::doc::manifest::{self, ManifestItem};
 use crate::doc::{self, config, oci, repositories, DocError};
+use crate::model::legacy;
 use crate::model::oci::{NodeKind, OciTree};
 use crate::model::resolve::Index;
 use crate::model::{
@@ -334,7 +335,9 @@ impl Builder<'_> {
     }
 
     /// Pre-1.10 images: one per top directory named in `repositories` (or, without it, per
-    /// directory that is nobody's parent), with its parent chain as layers.
+    /// directory that is nobody's parent), then one per other directory the legacy loader
+    /// loads, each with its parent chain as layers and the ID and config the loader computes
+    /// (see [`legacy`]).
     fn legacy_images(&mut self) -> Vec<Image> {
         let dirs = legacy_dirs(self.members);
         let mut parent_of: BTreeMap<String, Option<String>> = BTreeMap::new();
@@ -378,8 +381,21 @@ impl Builder<'_> {
                 }
             }
         }
+        // Every layer directory is an image of the store, with the ID the loader computes;
+        // the named tops come first, then the directories below them.
+        let mut memo: BTreeMap<String, Option<LegacyRecord>> = BTreeMap::new();
+        for d in &dirs {
+            self.legacy_record(d, &parent_of, &mut memo, 0);
+        }
+        let mut order: Vec<(String, Vec<String>)> = tops;
+        for d in &dirs {
+            let resolved = memo.get(d).is_some_and(Option::is_some);
+            if resolved && !order.iter().any(|(t, _)| t == d) {
+                order.push((d.clone(), Vec::new()));
+            }
+        }
         let mut out = Vec::new();
-        for (top, tags) in tops {
+        for (top, tags) in order {
             let mut chain = Vec::new();
             let mut seen = HashSet::new();
             let mut cur = Some(top.clone());
@@ -393,12 +409,26 @@ impl Builder<'_> {
             chain.reverse();
             let mut img = Image::new(ImageSource::Legacy { top: top.clone() });
             let config_path = format!("{top}/json");
-            if let Some(ci) = self.index.file(config_path.as_bytes()) {
-                img.config = self
-                    .members
-                    .get(ci)
-                    .and_then(Member::data)
-                    .and_then(|b| config::parse(b).ok());
+            match memo.get(&top).cloned().flatten() {
+                Some(rec) => {
+                    img.config = config::parse(&rec.config).ok();
+                    img.id = Some(Digest::sha256_of(&rec.config));
+                    img.parent = parent_of
+                        .get(&top)
+                        .cloned()
+                        .flatten()
+                        .and_then(|p| memo.get(&p).cloned().flatten())
+                        .map(|p| Digest::sha256_of(&p.config).to_string());
+                }
+                None => {
+                    if let Some(ci) = self.index.file(config_path.as_bytes()) {
+                        img.config = self
+                            .members
+                            .get(ci)
+                            .and_then(Member::data)
+                            .and_then(|b| config::parse(b).ok());
+                    }
+                }
             }
             img.config_path = Some(config_path);
             img.repo_tags = tags;
@@ -413,6 +443,64 @@ impl Builder<'_> {
         }
         out
     }
+
+    /// The image `legacyLoadImage` makes of one layer directory, its parent first: `None`
+    /// when the loader would fail on it (no `json` or `layer.tar`, a `json` Go cannot read,
+    /// a parent that is missing or loops, a layer whose DiffID is unknown).
+    fn legacy_record(
+        &self,
+        dir: &str,
+        parent_of: &BTreeMap<String, Option<String>>,
+        memo: &mut BTreeMap<String, Option<LegacyRecord>>,
+        depth: usize,
+    ) -> Option<LegacyRecord> {
+        if let Some(r) = memo.get(dir) {
+            return r.clone();
+        }
+        if depth > parent_of.len() {
+            return None;
+        }
+        let parent = match parent_of.get(dir)? {
+            Some(p) => Some(self.legacy_record(p, parent_of, memo, depth.saturating_add(1))?),
+            None => None,
+        };
+        let record = self.legacy_record_of(dir, parent);
+        memo.insert(dir.to_string(), record.clone());
+        record
+    }
+
+    fn legacy_record_of(&self, dir: &str, parent: Option<LegacyRecord>) -> Option<LegacyRecord> {
+        let json = self
+            .index
+            .file(format!("{dir}/json").as_bytes())
+            .and_then(|i| self.members.get(i))
+            .and_then(Member::data)?;
+        let v1: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(json).ok()?;
+        let layer = format!("{dir}/layer.tar");
+        let li = self.index.file(layer.as_bytes())?;
+        let diff_id = self.layer(li, &layer, None, None).computed_diff_id?;
+        let (mut diff_ids, mut history) =
+            parent.map(|p| (p.diff_ids, p.history)).unwrap_or_default();
+        diff_ids.push(diff_id.to_string());
+        history.push(legacy::history_entry(&v1)?);
+        let config = legacy::config_bytes(&v1, &diff_ids, &history)?;
+        Some(LegacyRecord {
+            config,
+            diff_ids,
+            history,
+        })
+    }
+}
+
+/// What the legacy loader records for one layer directory.
+#[derive(Debug, Clone)]
+struct LegacyRecord {
+    /// The config bytes (the image ID is their sha256).
+    config: Vec<u8>,
+    /// `rootfs.diff_ids`: the chain's, bottom first.
+    diff_ids: Vec<String>,
+    /// `history`, each entry encoded.
+    history: Vec<String>,
 }
 
 /// Names of an index.json descriptor: the containerd image name, else a ref.name that is a

@@ -29,8 +29,9 @@ impl Image {
         }
     }
 
-    /// The image ID as the API shows it: `sha256:` + the config digest; for a pre-1.10 image
-    /// (which has no config) the v1 ID of its top layer directory.
+    /// The image ID as the API shows it: `sha256:` + the config digest (for a pre-1.10 image,
+    /// of the config the legacy loader makes); for a pre-1.10 image whose ID is not known
+    /// (read without verification) the v1 ID of its top layer directory.
     pub fn api_id(&self) -> String {
         match (&self.id, &self.source) {
             (Some(d), _) => d.to_string(),

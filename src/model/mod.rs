@@ -10,6 +10,7 @@
 
 pub(crate) mod build;
 pub(crate) mod identity;
+pub(crate) mod legacy;
 pub(crate) mod oci;
 pub(crate) mod resolve;
 pub(crate) mod select;
@@ -181,8 +182,10 @@ pub(crate) enum IndexMatch {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct Image {
-    /// Image ID: `sha256` of the config bytes (`None` when the config is absent, and for
-    /// legacy images, which have no config).
+    /// Image ID: `sha256` of the config bytes (`None` when the config is absent). A legacy
+    /// image's config is the one Docker's legacy loader makes from its layer directory's
+    /// `json` and the chain's DiffIDs; `None` when those are not known (read without
+    /// verification, or a chain the loader cannot load).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<Digest>,
     /// Path of the config (or, for legacy images, of the top `json`).
@@ -200,7 +203,7 @@ pub struct Image {
     /// `org.opencontainers.image.ref.name` of the `index.json` descriptors naming it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ref_names: Vec<String>,
-    /// `Parent` from manifest.json.
+    /// `Parent` from manifest.json; for a legacy image, the ID of its parent directory's image.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
     /// Platform from the config, else from the index descriptor.
@@ -291,7 +294,8 @@ pub struct Archive {
     pub tar_size: u64,
     /// The images the archive holds, each once: the entries of `manifest.json`; else the
     /// image manifests reachable from `index.json` (absent platforms and attestations left
-    /// out); else the legacy chains named by `repositories`.
+    /// out); else one image per legacy layer directory (the chains named by `repositories`
+    /// first, then the directories below them), as Docker's legacy loader stores them.
     pub images: Vec<Image>,
     /// The `repositories` file, when present and valid.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,8 +1,8 @@
 //! Choosing an image of an archive the way a user names it to docker: by reference
 //! (`busybox`, `busybox:1.36`, `docker.io/library/busybox:1.36`, however the writer spelled
 //! the tag), by `name@digest` (the digest of its manifest or `index.json` entry), or by image
-//! ID (full, `sha256:`-prefixed, or a unique prefix; a pre-1.10 image by the v1 ID of its top
-//! layer directory). Every command and the library use this one selector.
+//! ID (full, `sha256:`-prefixed, or a unique prefix; a pre-1.10 image by the ID Docker's legacy
+//! loader gives it, or, read without verification, by the v1 ID of its top layer directory). Every command and the library use this one selector.
 
 use crate::model::identity::id_prefix;
 use crate::model::{Archive, Image};

@@ -120,7 +120,7 @@ fn cli(args: &[&str]) -> String {
 
 /// The table's cells of each line, split at runs of two or more spaces (no cell of these
 /// archives holds two spaces), and the offsets where the columns start.
-fn cells(table: &str) -> Vec<Vec<String>> {
+pub(crate) fn cells(table: &str) -> Vec<Vec<String>> {
     table
         .lines()
         .map(|l| {
@@ -146,10 +146,11 @@ fn ls(a: &imgtar::Archive, filters: &[&str], all: bool) -> Result<Vec<String>, E
     Ok(engine::list(a, &opts)?
         .iter()
         .map(|s| {
-            if s.repo_tags.is_empty() {
+            let tags = s.repo_tags.clone().unwrap_or_default();
+            if tags.is_empty() {
                 format!("<none>@{}", s.created)
             } else {
-                s.repo_tags.join(",")
+                tags.join(",")
             }
         })
         .collect())
@@ -177,9 +178,15 @@ fn list_hides_intermediates_and_sorts_newest_first() {
     );
     assert_eq!(list[0].labels.as_ref().map(|l| l.len()), Some(2));
     assert_eq!(list[2].labels, None, "no labels: null");
+    // API 1.51+: `Containers` counts the containers using the image (none, offline).
     assert!(list
         .iter()
-        .all(|s| s.containers == -1 && s.shared_size == -1 && s.virtual_size.is_none()));
+        .all(|s| s.containers == 0 && s.shared_size == -1 && s.virtual_size.is_none()));
+    let old = ListOptions::default().api_version(engine::ApiVersion::v1(43).unwrap());
+    let old = engine::list(&a, &old).unwrap();
+    assert!(old
+        .iter()
+        .all(|s| s.containers == -1 && s.virtual_size == Some(s.size)));
 }
 
 fn mid_id(a: &imgtar::Archive) -> String {
@@ -292,7 +299,7 @@ fn shared_size_counts_layers_other_images_use() {
     let list = engine::list(&a, &ListOptions::default().all(true).shared_size(true)).unwrap();
     let by_tag = |t: &str| {
         list.iter()
-            .find(|s| s.repo_tags.first().map(String::as_str) == Some(t))
+            .find(|s| s.repo_tags.iter().flatten().next().map(String::as_str) == Some(t))
             .unwrap()
     };
     // "base-os" (7 bytes) is in base, mid and app; "0123456789" (10) in mid and app.
@@ -386,16 +393,29 @@ fn inspect_fields() {
     assert_eq!(i.root_fs.layers.as_ref().unwrap().len(), 3);
     let c = i.config.unwrap();
     assert_eq!(c.cmd, Some(Some(vec!["sh".to_string()])));
-    assert_eq!(
-        c.entrypoint,
-        Some(None),
-        "v1.49 shows unset legacy fields as null"
-    );
+    assert_eq!(c.entrypoint, None, "API 1.52+ omits unset fields");
     assert_eq!(
         c.labels,
         Some(Some([("tier".to_string(), "web".to_string())].into()))
     );
     assert_eq!(i.descriptor, None, "no index.json");
+    let v =
+        |m: u16| engine::InspectOptions::default().api_version(engine::ApiVersion::v1(m).unwrap());
+    let c51 = engine::inspect(&a, app, &v(51)).config.unwrap();
+    assert_eq!(c51.entrypoint, Some(None), "API 1.50-1.51 show it as null");
+    assert_eq!(c51.hostname, None, "API 1.50 dropped the container fields");
+    let i49 = engine::inspect(&a, app, &v(49));
+    let c49 = i49.config.unwrap();
+    assert_eq!(
+        c49.hostname,
+        Some(String::new()),
+        "API 1.49: container.Config"
+    );
+    assert_eq!(c49.attach_stdin, Some(false));
+    assert_eq!(i49.container, None, "removed in 1.45");
+    let i44 = engine::inspect(&a, app, &v(44));
+    assert!(i44.container.is_some() && i44.virtual_size.is_none());
+    assert_eq!(engine::inspect(&a, app, &v(43)).virtual_size, Some(20));
     // Manifests only on request, for images reached through index.json.
     let real = imgtar::open(
         Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -419,10 +439,27 @@ fn inspect_fields() {
     assert!(engine::inspect(&real.archive, img, &Default::default())
         .manifests
         .is_none());
+    assert!(
+        engine::inspect(
+            &real.archive,
+            img,
+            &engine::InspectOptions::default().manifests(true),
+        )
+        .manifests
+        .is_none(),
+        "the classic store has no manifests"
+    );
     let with = engine::inspect(
         &real.archive,
         img,
-        &engine::InspectOptions::default().manifests(true),
+        &engine::InspectOptions::default()
+            .manifests(true)
+            .store(engine::Store::Containerd),
+    );
+    assert_eq!(
+        with.id,
+        with.descriptor.as_ref().unwrap().digest,
+        "containerd: the target's digest"
     );
     let m = with.manifests.unwrap();
     assert_eq!(m.len(), 11);
@@ -550,7 +587,39 @@ fn cli_prints_the_golden_json() {
             h[0]["History"],
             "{file}"
         );
+        // The other daemons, by flag.
+        for (dir, flags) in [
+            ("v1.41", ["--api-version", "1.41"]),
+            ("v1.44", ["--api-version", "v1.44"]),
+            ("containerd", ["--store", "containerd"]),
+        ] {
+            let want: Value = serde_json::from_str(
+                &std::fs::read_to_string(
+                    root.join("testdata/golden")
+                        .join(dir)
+                        .join(format!("{file}.json")),
+                )
+                .unwrap(),
+            )
+            .unwrap();
+            let mut args = vec!["inspect", p, "--manifests"];
+            args.extend(flags);
+            assert_eq!(run(&args), want["inspect"], "{file} {dir}");
+            let mut args = vec!["ls", p, "--json", "--manifests"];
+            args.extend(flags);
+            assert_eq!(run(&args), want["ls"], "{file} {dir}");
+        }
     }
+    let bad = Command::new(env!("CARGO_BIN_EXE_imgtar"))
+        .args(["ls", "x.tar", "--api-version", "1.40"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("give 1.41 to 1.55"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
     let input = root.join("testdata/real/podman-docker-two-names.tar.xz");
     let out = Command::new(env!("CARGO_BIN_EXE_imgtar"))
         .args(["inspect", input.to_str().unwrap(), "pretty-empty", "nope"])

@@ -3,12 +3,20 @@
 //! the default image list)
 //! is checked in under `testdata/golden/{inspect,ls,history}/<file>.json` and compared here.
 //!
+//! Those answer the default: API 1.55 (Docker 29), classic store. The same three documents
+//! for other daemons are under `testdata/golden/<variant>/<file>.json` (one file with
+//! `inspect`, `ls`, `history`): `v1.41` (Docker 20.10, classic store: checked against the
+//! real daemon by `engine_daemon`), and, following moby's API version history
+//! (`api/docs/CHANGELOG.md`) and each release's `image_routes.go` rather than a daemon:
+//! `v1.43`, `v1.44`, `v1.49`, `v1.51` (classic store) and `containerd` (API 1.55, containerd
+//! store).
+//!
 //! `IMGTAR_BLESS=1 cargo test --test all engine_golden` rewrites them; review the diff.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use imgtar::engine::{self, InspectOptions, ListOptions};
+use imgtar::engine::{self, ApiVersion, HistoryOptions, InspectOptions, ListOptions, Store};
 use serde_json::{json, Value};
 
 const KINDS: [&str; 3] = ["inspect", "ls", "history"];
@@ -27,8 +35,22 @@ fn corpus() -> Vec<String> {
     files
 }
 
+/// The variants besides the default: directory, API version, store.
+const VARIANTS: [(&str, u16, Store); 6] = [
+    ("v1.41", 41, Store::Classic),
+    ("v1.43", 43, Store::Classic),
+    ("v1.44", 44, Store::Classic),
+    ("v1.49", 49, Store::Classic),
+    ("v1.51", 51, Store::Classic),
+    ("containerd", 55, Store::Containerd),
+];
+
 /// The three documents of one corpus file.
 fn render(file: &str) -> [Value; 3] {
+    render_as(file, ApiVersion::NEWEST, Store::Classic)
+}
+
+fn render_as(file: &str, v: ApiVersion, store: Store) -> [Value; 3] {
     let report = imgtar::Reader::new()
         .open(root().join("testdata/real").join(file))
         .unwrap_or_else(|e| panic!("{file}: {e}"));
@@ -36,13 +58,27 @@ fn render(file: &str) -> [Value; 3] {
     let inspect: Vec<_> = a
         .images
         .iter()
-        .map(|i| engine::inspect(a, i, &InspectOptions::default().manifests(true)))
+        .map(|i| {
+            let o = InspectOptions::default()
+                .manifests(true)
+                .api_version(v)
+                .store(store);
+            engine::inspect(a, i, &o)
+        })
         .collect();
-    let ls = engine::list(a, &ListOptions::default()).unwrap();
+    let ls = engine::list(
+        a,
+        &ListOptions::default()
+            .manifests(true)
+            .api_version(v)
+            .store(store),
+    )
+    .unwrap();
+    let ho = HistoryOptions::default().api_version(v).store(store);
     let history: Vec<Value> = a
         .images
         .iter()
-        .map(|i| match engine::history(a, i) {
+        .map(|i| match engine::history_with(a, i, &ho) {
             Ok(items) => json!({ "Image": i.id_hex(), "History": items }),
             Err(e) => json!({ "Image": i.id_hex(), "Error": e.to_string() }),
         })
@@ -56,27 +92,42 @@ fn engine_json_matches_the_goldens() {
     let mut problems = Vec::new();
     let files = corpus();
     assert_eq!(files.len(), 52);
+    let mut check = |path: PathBuf, value: &Value| {
+        let text = serde_json::to_string_pretty(value).unwrap() + "\n";
+        if bless {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &text).unwrap();
+            return;
+        }
+        match std::fs::read_to_string(&path) {
+            Ok(want) if want == text => {}
+            Ok(_) => problems.push(format!("{} differs", path.display())),
+            Err(e) => problems.push(format!("{}: {e}", path.display())),
+        }
+    };
     for file in &files {
+        for (dir, minor, store) in VARIANTS {
+            let [inspect, ls, history] = render_as(file, ApiVersion::v1(minor).unwrap(), store);
+            check(
+                root()
+                    .join("testdata/golden")
+                    .join(dir)
+                    .join(format!("{file}.json")),
+                &json!({ "inspect": inspect, "ls": ls, "history": history }),
+            );
+        }
         for (kind, value) in KINDS.iter().zip(render(file)) {
-            let path = root()
-                .join("testdata/golden")
-                .join(kind)
-                .join(format!("{file}.json"));
-            let text = serde_json::to_string_pretty(&value).unwrap() + "\n";
-            if bless {
-                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-                std::fs::write(&path, &text).unwrap();
-                continue;
-            }
-            match std::fs::read_to_string(&path) {
-                Ok(want) if want == text => {}
-                Ok(_) => problems.push(format!("{} differs", path.display())),
-                Err(e) => problems.push(format!("{}: {e}", path.display())),
-            }
+            check(
+                root()
+                    .join("testdata/golden")
+                    .join(kind)
+                    .join(format!("{file}.json")),
+                &value,
+            );
         }
     }
     // No golden may outlive its corpus file.
-    for kind in KINDS {
+    for kind in KINDS.into_iter().chain(VARIANTS.map(|v| v.0)) {
         let names: BTreeSet<String> = std::fs::read_dir(root().join("testdata/golden").join(kind))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

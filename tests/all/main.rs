@@ -13,6 +13,7 @@ mod corpus;
 mod damaged;
 mod e2e_umoci;
 mod engine_api;
+mod engine_daemon;
 mod engine_golden;
 mod engine_support;
 mod export;

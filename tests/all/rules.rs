@@ -1513,9 +1513,17 @@ fn valid_plain_oci() {
 #[test]
 fn valid_legacy() {
     let s = LegacySave::sample();
-    let report = assert_clean("pre-1.10 legacy", &s.build(), Layout::Legacy, 1);
-    assert_eq!(report.archive.images[0].layers.len(), 2);
-    assert_eq!(report.archive.images[0].repo_tags, [REPO_TAG]);
+    // Each layer directory is an image, as Docker's legacy loader stores it: the named top
+    // first, then its parent.
+    let report = assert_clean("pre-1.10 legacy", &s.build(), Layout::Legacy, 2);
+    let [top, parent] = &report.archive.images[..] else {
+        unreachable!()
+    };
+    assert_eq!(top.layers.len(), 2);
+    assert_eq!(top.repo_tags, [REPO_TAG]);
+    assert_eq!(parent.layers.len(), 1);
+    assert!(parent.repo_tags.is_empty());
+    assert_eq!(top.parent, parent.id.as_ref().map(ToString::to_string));
 }
 
 #[test]
@@ -1552,7 +1560,7 @@ fn valid_variants() {
         "legacy without directory entries",
         &s.build(),
         Layout::Legacy,
-        1,
+        2,
     );
 
     // A valid Parent link between two images of one archive.

@@ -285,15 +285,18 @@ fn metadata_only_reads_find_the_same_images_without_verifying() {
         let full = Reader::new().open(real(&file)).unwrap();
         let meta = Reader::new().metadata_only().open(real(&file)).unwrap();
         assert!(full.verified && !meta.verified);
+        // A pre-1.10 image's ID and config are made from its layers' DiffIDs, which only a
+        // verifying read computes: without it they are left out.
         let summary = |r: &Report| {
+            let legacy = r.archive.layout == imgtar::Layout::Legacy;
             r.archive
                 .images
                 .iter()
                 .map(|i| {
                     (
-                        i.id.clone(),
+                        i.id.clone().filter(|_| !legacy),
                         i.repo_tags.clone(),
-                        i.config.clone(),
+                        i.config.clone().filter(|_| !legacy),
                         i.layers.len(),
                     )
                 })

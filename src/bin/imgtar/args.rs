@@ -39,6 +39,19 @@ impl Source {
     }
 }
 
+/// Which daemon the Engine API answers are those of (`inspect`, `ls`, `history`).
+#[derive(clap::Args)]
+pub struct Daemon {
+    /// Engine API version to answer as, 1.41 (Docker 20.10) to 1.55 (Docker 29): each
+    /// version's fields, `null`/empty shapes and values.
+    #[arg(long, value_name = "X.Y", default_value_t = imgtar::engine::ApiVersion::NEWEST)]
+    pub api_version: imgtar::engine::ApiVersion,
+    /// Image store to answer from: `classic` (graphdriver: IDs are config digests) or
+    /// `containerd` (IDs are manifest or index digests, RepoDigests, Descriptor, Manifests).
+    #[arg(long, value_name = "STORE", default_value = "classic")]
+    pub store: imgtar::engine::Store,
+}
+
 /// Output format, on every command.
 #[derive(clap::Args)]
 pub struct Output {
@@ -81,9 +94,20 @@ pub struct Query {
 impl Query {
     /// Reads the archive: metadata only unless `--verify` was given. Returns the report and
     /// whether every image is intact (an answer that leaves images out is no success).
-    pub fn read(&self) -> Result<(Report, bool), Failure> {
-        let reader = Reader::new().verify(self.verify);
-        let report = read(&self.source.input()?, reader, "reading")?;
+    /// With `hash`, every blob is hashed (as `--verify` does, without its strictness): the
+    /// containerd store names a `manifest.json` image by the digest of a manifest made of its
+    /// blobs' digests.
+    pub fn read(&self, hash: bool) -> Result<(Report, bool), Failure> {
+        let reader = Reader::new().verify(self.verify || hash);
+        let input = self.source.input()?;
+        let mut report = read(&input, reader, "reading")?;
+        // A pre-1.10 image's ID is the digest of a config made from its layers' DiffIDs
+        // (Docker's legacy loader): those layers must be hashed, so a legacy archive read
+        // from a file or directory is read again, verified.
+        let rereadable = matches!(input, Input::File(_) | Input::Dir(_));
+        if !self.verify && rereadable && report.archive.layout == imgtar::Layout::Legacy {
+            report = read(&input, Reader::new(), "reading")?;
+        }
         if tell(&report, self.verify) {
             return Err(Failure::Invalid);
         }

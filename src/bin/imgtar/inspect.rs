@@ -10,6 +10,8 @@ use crate::render;
 pub struct Args {
     #[command(flatten)]
     query: Query,
+    #[command(flatten)]
+    daemon: crate::args::Daemon,
     /// Images to inspect, by name (`busybox`, `busybox:1.36`, `docker.io/library/busybox`)
     /// or ID (full or a unique prefix); every image of the archive when none is given.
     images: Vec<String>,
@@ -28,9 +30,14 @@ pub struct Args {
 /// Prints a JSON array of ImageInspect objects, like `docker image inspect`. Exits 1 when a
 /// named image is not in the archive (after printing the ones that are).
 pub fn run(args: Args) -> crate::Outcome {
-    let (report, _) = args.query.read()?;
+    let (report, _) = args
+        .query
+        .read(args.daemon.store == imgtar::engine::Store::Containerd)?;
     let archive = &report.archive;
-    let opts = InspectOptions::default().manifests(args.manifests);
+    let opts = InspectOptions::default()
+        .manifests(args.manifests)
+        .api_version(args.daemon.api_version)
+        .store(args.daemon.store);
     let mut found = Vec::new();
     let mut missing = Vec::new();
     if args.images.is_empty() {

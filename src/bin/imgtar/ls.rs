@@ -10,6 +10,8 @@ use crate::render;
 pub struct Args {
     #[command(flatten)]
     query: Query,
+    #[command(flatten)]
+    daemon: crate::args::Daemon,
     /// Only images whose name matches this `REPOSITORY[:TAG]` glob (a `reference` filter).
     reference: Option<String>,
     /// Show all images (by default untagged images other images are built on are hidden).
@@ -44,20 +46,24 @@ pub fn run(args: Args) -> crate::Outcome {
     if let Some(r) = &args.reference {
         filters.add("reference", r.as_str());
     }
-    let (report, all_intact) = args.query.read()?;
+    let (report, all_intact) = args
+        .query
+        .read(args.daemon.store == imgtar::engine::Store::Containerd)?;
     let now = now_unix();
     let opts = ListOptions::default()
         .all(args.all)
         .filters(filters)
         .shared_size(args.shared_size)
         .manifests(args.manifests)
+        .api_version(args.daemon.api_version)
+        .store(args.daemon.store)
         .now(now);
     let left_out: Vec<String> = report
         .archive
         .images
         .iter()
         .filter(|i| report.archive.image_intact(i).is_err())
-        .map(|i| i.api_id())
+        .map(|i| engine::image_id(&report.archive, i, args.daemon.store))
         .collect();
     let mut images = engine::list(&report.archive, &opts)?;
     images.retain(|s| !left_out.contains(&s.id));

@@ -189,7 +189,14 @@ pub fn images_table(
         } else {
             truncate_id(&img.id).to_string()
         };
-        let created = format!("{} ago", duration(since(now, img.created)));
+        // The docker CLI shows `N/A` for Go's zero time (`Created` -62135596800, an image
+        // whose config has no or a zero `created`), and relative times for everything else,
+        // 1970 included (seen with docker 20.10, `engine_daemon`).
+        let created = if img.created == GO_ZERO_TIME {
+            "N/A".to_string()
+        } else {
+            format!("{} ago", duration(since(now, img.created)))
+        };
         let size = size(img.size);
         for (repo, tag, digest) in image_rows(img, digests) {
             let mut row = vec![repo, tag];
@@ -208,7 +215,16 @@ pub fn images_table(
 fn image_rows(img: &imgtar::engine::ImageSummary, digests: bool) -> Vec<(String, String, String)> {
     use imgtar::reference::Reference;
     let none = || "<none>".to_string();
-    if img.repo_tags.is_empty() && img.repo_digests.is_empty() {
+    // API 1.42 and older list an untagged image as `<none>:<none>` / `<none>@<none>`.
+    let real = |l: &Option<Vec<String>>| -> Vec<String> {
+        l.iter()
+            .flatten()
+            .filter(|n| !n.starts_with("<none>"))
+            .cloned()
+            .collect()
+    };
+    let (repo_tags, repo_digests) = (real(&img.repo_tags), real(&img.repo_digests));
+    if repo_tags.is_empty() && repo_digests.is_empty() {
         return vec![(none(), none(), none())];
     }
     let mut tags: Vec<(String, Vec<String>)> = Vec::new();
@@ -220,14 +236,14 @@ fn image_rows(img: &imgtar::engine::ImageSummary, digests: bool) -> Vec<(String,
         Some((_, vs)) => vs.push(v),
         None => list.push((name, vec![v])),
     };
-    for t in &img.repo_tags {
+    for t in &repo_tags {
         if let Ok(r) = Reference::parse_normalized(t) {
             if let (Some(tag), None) = (r.tag(), r.digest()) {
                 group(&mut tags, r.familiar_name(), tag.to_string());
             }
         }
     }
-    for d in &img.repo_digests {
+    for d in &repo_digests {
         if let Ok(r) = Reference::parse_normalized(d) {
             if let Some(dg) = r.digest() {
                 group(&mut by_digest, r.familiar_name(), dg.to_string());
@@ -263,8 +279,18 @@ fn image_rows(img: &imgtar::engine::ImageSummary, digests: bool) -> Vec<(String,
     rows
 }
 
-/// `docker history`'s default table. Creation times up to 2000-01-01 show as `N/A`.
-pub fn history_table(items: &[imgtar::engine::HistoryItem], no_trunc: bool, now: i64) -> String {
+/// Go's zero `time.Time` in Unix seconds.
+const GO_ZERO_TIME: i64 = -62_135_596_800;
+
+/// `docker history`'s default table. With `old_times_na` (docker CLI 23.0 and later, API 1.42+:
+/// docker/cli 0253634f59 "hide old CREATED times") creation times up to 2000-01-01 show as
+/// `N/A`; docker 20.10's CLI shows every time relative.
+pub fn history_table(
+    items: &[imgtar::engine::HistoryItem],
+    no_trunc: bool,
+    now: i64,
+    old_times_na: bool,
+) -> String {
     const EPOCH_2000: i64 = 946_684_800;
     let rows: Vec<Vec<String>> = items
         .iter()
@@ -276,7 +302,7 @@ pub fn history_table(items: &[imgtar::engine::HistoryItem], no_trunc: bool, now:
                 } else {
                     truncate_id(&h.id).to_string()
                 },
-                if h.created <= EPOCH_2000 {
+                if old_times_na && h.created <= EPOCH_2000 {
                     "N/A".to_string()
                 } else {
                     format!("{} ago", duration(since(now, h.created)))
@@ -377,7 +403,7 @@ mod tests {
              "Size": 7, "Comment": "Imported from -", "Tags": null},
         ]))
         .unwrap();
-        let t = history_table(&items, false, 1_700_000_000);
+        let t = history_table(&items, false, 1_700_000_000, true);
         assert_eq!(
             t,
             "IMAGE          CREATED       CREATED BY                                      SIZE      COMMENT\n\
@@ -385,7 +411,9 @@ mod tests {
              bbbbbbbbbbbb   4 years ago   layer 1                                         10B       \n\
              <missing>      N/A           /bin/sh -c #(nop) ADD file:0123456789abcdef0…   7B        Imported from -\n"
         );
-        let full = history_table(&items[2..], true, 1_700_000_000);
+        let full = history_table(&items[2..], true, 1_700_000_000, true);
+        let old = history_table(&items[2..], true, 1_700_000_000, false);
+        assert!(old.contains("<missing>   53 years ago   /bin/sh"), "{old}");
         assert!(
             full.contains("<missing>   N/A       /bin/sh -c #(nop) ADD file:0123456789abcdef0123456789abcdef in /   7B        Imported from -"),
             "{full}"
