@@ -36,9 +36,8 @@ pub(crate) struct Manifest {
     pub odd_keys: Vec<(usize, String)>,
 }
 
-const KEYS: [&str; 5] = ["Config", "RepoTags", "Layers", "Parent", "LayerSources"];
-
-/// Decodes `manifest.json`. Keys match case-insensitively, as Go's `encoding/json` matches them.
+/// Decodes `manifest.json`. Keys match case-insensitively, as Go's `encoding/json` matches them
+/// (`ſ` and the Kelvin sign included), and the last key that matches a field wins.
 /// `null`, non-arrays and type errors are problems; unknown keys are ignored.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Manifest, DocError> {
     let problem = |entry, message: String| DocError::Shape { entry, message };
@@ -69,14 +68,15 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Manifest, DocError> {
         let mut item = ManifestItem::default();
         let mut have_config = false;
         for (k, v) in obj {
-            let Some(canon) = KEYS.iter().find(|c| c.eq_ignore_ascii_case(&k)) else {
+            let Some(canon) = crate::doc::keys::field_of(crate::doc::keys::MANIFEST_FIELDS, &k)
+            else {
                 continue;
             };
-            if *canon != k {
+            if canon != k {
                 out.odd_keys.push((i, k.clone()));
             }
             let bad = |what: &str| problem(Some(i), format!("entry {i}: {k} must be {what}"));
-            match *canon {
+            match canon {
                 "Config" => {
                     item.config = v.as_str().ok_or_else(|| bad("a string"))?.to_string();
                     have_config = true;

@@ -5,6 +5,7 @@
 //! `serde_json::Value` where later consumers (inspect, history) need fields verbatim.
 
 pub(crate) mod config;
+pub(crate) mod keys;
 pub(crate) mod legacy;
 pub(crate) mod manifest;
 pub(crate) mod oci;

@@ -39,7 +39,7 @@ pub(crate) fn build(walk: Walk, limits: &Limits) -> Archive {
         serde_json::from_slice::<oci::OciLayout>(bytes).map_err(|e| DocError::syntax(&e))
     });
     b.docs.index = b.doc("index.json", |bytes| {
-        match oci::parse_document(bytes, oci::MEDIA_OCI_INDEX)? {
+        match oci::parse_document(bytes, oci::MEDIA_OCI_INDEX)?.0 {
             oci::Document::Index(ix) => Ok(ix),
             oci::Document::Manifest(_) => Err(DocError::shape(
                 "index.json is an image manifest, not an image index",

@@ -380,3 +380,85 @@ fn a_cut_compressed_archive_says_where_in_the_compressed_input() {
     assert!(f.offset.is_some_and(|o| o < tar.len() as u64), "{f}");
     assert!(!r.is_valid() && !r.is_complete());
 }
+
+/// The sample Docker archive with its config text edited (first occurrence replaced).
+fn sample_with_config_text(from: &str, to: &str) -> Vec<u8> {
+    let mut s = DockerSave::sample();
+    let txt = String::from_utf8(s.config.clone()).unwrap();
+    assert!(txt.contains(from));
+    s.set_config_bytes(txt.replacen(from, to, 1).into_bytes());
+    s.build().bytes
+}
+
+#[test]
+fn case_variant_keys_are_read_as_docker_reads_them() {
+    // Go's encoding/json matches `Architecture` to the `architecture` field and keeps the
+    // last: docker load registers an arm64 image, and so must the model.
+    let bytes = sample_with_config_text(
+        "\"architecture\":\"amd64\"",
+        "\"architecture\":\"amd64\",\"Architecture\":\"arm64\"",
+    );
+    let r = findings(&bytes);
+    let platform = r
+        .findings
+        .iter()
+        .find(|f| f.code == Code::Platform)
+        .expect("platform");
+    assert!(
+        platform.message.ends_with("linux/arm64"),
+        "{}",
+        platform.message
+    );
+    let dup = r
+        .findings
+        .iter()
+        .find(|f| f.code == Code::DuplicateKey)
+        .unwrap_or_else(|| panic!("duplicate-key: {:#?}", r.findings));
+    assert!(
+        dup.message.contains("uses the last, \"arm64\""),
+        "{}",
+        dup.message
+    );
+    assert_eq!(dup.severity, Severity::Error);
+    // `ſ` folds to `s` in Go: `Layerſ` is `Layers`.
+    let s = DockerSave::sample();
+    let mut p = s.plan();
+    let txt = String::from_utf8(to_json_line(&s.manifest)).unwrap();
+    p.set(
+        "manifest.json",
+        txt.replacen("\"Layers\":", "\"Layers\":[],\"Layer\u{17f}\":", 1)
+            .as_bytes(),
+    );
+    let r = findings(&p.build().bytes);
+    assert_has(&r, Code::DuplicateKey, Severity::Error);
+    assert!(
+        r.archive.images[0].layers.len() == 2,
+        "Docker reads the last (two layers)"
+    );
+}
+
+#[test]
+fn a_million_repeated_keys_are_one_finding_with_a_count() {
+    let s = DockerSave::sample();
+    let mut p = s.plan();
+    let entry = String::from_utf8(to_json(&s.manifest[0])).unwrap();
+    let entry =
+        entry
+            .replacen("{", "{\"RepoTags\":null,", 1)
+            .replacen("[\"busybox:latest\"]", "null", 1);
+    let many = format!("[{}]", vec![entry.as_str(); 2000].join(","));
+    p.set("manifest.json", many.as_bytes());
+    let r = findings(&p.build().bytes);
+    let dups: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.code == Code::DuplicateKey)
+        .collect();
+    assert_eq!(dups.len(), 1, "{dups:#?}");
+    assert_eq!(dups[0].count, 2000);
+    assert_eq!(
+        dups[0].severity,
+        Severity::Warning,
+        "the values are the same"
+    );
+}
