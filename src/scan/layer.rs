@@ -372,6 +372,7 @@ fn read_tar<R: Read>(
         entry(h, body, limits, options, scan, &mut state)?;
         Ok(Flow::Next)
     });
+    end_orphans(&reader, scan, &mut state);
     let end_at = reader.pos();
     let result = match stopped {
         Stopped::End(end) => {
@@ -437,6 +438,9 @@ pub(crate) fn describe(p: &tar::HeaderProblem) -> String {
         P::SparseRegions { regions, max } => {
             format!("a sparse file with {regions} regions, more than Limits::max_sparse_regions ({max})")
         }
+        P::SparseExtensions { blocks, max } => format!(
+            "an old GNU sparse map continued over {blocks} extension blocks, more than Limits::max_sparse_regions ({max})"
+        ),
     }
 }
 
@@ -524,6 +528,18 @@ struct State {
     recorded: u64,
     /// Records stopped at `Limits::max_layer_entries`.
     records_full: bool,
+}
+
+/// Notes the extension headers the end of the layer tar left pending (at their own offset,
+/// with no entry name: they belong to no entry).
+fn end_orphans<S: tar::Source>(reader: &TarReader<S>, scan: &mut LayerScan, st: &mut State) {
+    for n in reader.end_orphans() {
+        let at = match *n {
+            tar::Note::Orphaned { at, .. } => at,
+            _ => continue,
+        };
+        scan.note(&mut st.kinds, b"", at, Noted::Tar(n.clone()));
+    }
 }
 
 /// Handles one header of a layer.
@@ -751,6 +767,7 @@ pub(crate) fn scan_headers_seek<R: Read + io::Seek>(
         entry(h, body, limits, options, &mut scan, &mut state)?;
         Ok(Flow::Next)
     });
+    end_orphans(&reader, &mut scan, &mut state);
     scan.status = match stopped {
         Stopped::End(end) => LayerStatus::Complete {
             no_end_marker: end == tar::End::NoMarker,
