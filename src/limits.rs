@@ -24,6 +24,9 @@ pub struct Limits {
     pub max_link_depth: u32,
     /// Most nested OCI indexes followed. Default: [`Limits::DEFAULT_MAX_INDEX_DEPTH`].
     pub max_index_depth: u32,
+    /// Most `manifest.json` entries decoded into images; the rest are counted, not checked
+    /// (a finding says so). Default: [`Limits::DEFAULT_MAX_IMAGES`].
+    pub max_images: u64,
     /// Most bytes one compressed stream (the outer archive or a layer) may decompress to.
     /// Default: [`Limits::DEFAULT_MAX_DECOMPRESSED_BYTES`].
     pub max_decompressed_bytes: u64,
@@ -51,6 +54,9 @@ impl Limits {
     pub const DEFAULT_MAX_LINK_DEPTH: u32 = 255;
     /// Default for [`Limits::max_index_depth`]: 16.
     pub const DEFAULT_MAX_INDEX_DEPTH: u32 = 16;
+    /// Default for [`Limits::max_images`]: 10 000 (containers/image reads at most 1 MiB of
+    /// `manifest.json`, some 10 000 entries of real length).
+    pub const DEFAULT_MAX_IMAGES: u64 = 10_000;
 
     /// Default for [`Limits::max_sparse_regions`]: 65 536.
     pub const DEFAULT_MAX_SPARSE_REGIONS: u64 = 1 << 16;
@@ -69,6 +75,7 @@ impl Limits {
         max_path_bytes: u64::MAX,
         max_link_depth: 4096,
         max_index_depth: 4096,
+        max_images: u64::MAX,
         max_decompressed_bytes: u64::MAX,
         max_sparse_regions: u64::MAX,
         max_decompression_ratio: u64::MAX,
@@ -85,6 +92,7 @@ impl Default for Limits {
             max_path_bytes: Self::DEFAULT_MAX_PATH_BYTES,
             max_link_depth: Self::DEFAULT_MAX_LINK_DEPTH,
             max_index_depth: Self::DEFAULT_MAX_INDEX_DEPTH,
+            max_images: Self::DEFAULT_MAX_IMAGES,
             max_decompressed_bytes: Self::DEFAULT_MAX_DECOMPRESSED_BYTES,
             max_sparse_regions: Self::DEFAULT_MAX_SPARSE_REGIONS,
             max_decompression_ratio: Self::DEFAULT_MAX_DECOMPRESSION_RATIO,

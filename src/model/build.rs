@@ -33,7 +33,9 @@ pub(crate) fn build(walk: Walk, limits: &Limits) -> Archive {
         verified,
         docs: Docs::default(),
     };
-    b.docs.manifest = b.doc("manifest.json", manifest::parse);
+    b.docs.manifest = b.doc("manifest.json", |bytes| {
+        manifest::parse(bytes, limits.max_images)
+    });
     b.docs.repositories = b.doc("repositories", repositories::parse);
     b.docs.oci_layout = b.doc("oci-layout", |bytes| {
         serde_json::from_slice::<oci::OciLayout>(bytes).map_err(|e| DocError::syntax(&e))
@@ -133,14 +135,14 @@ impl Builder<'_> {
     }
 
     /// Parses the config held by member `i` (once).
-    fn config(&mut self, i: usize) -> Option<config::Config> {
+    fn config(&mut self, i: usize) -> Option<std::sync::Arc<config::Config>> {
         let parsed = self
             .docs
             .configs
             .entry(i)
             .or_insert_with(|| match self.members.get(i) {
                 Some(m) => match m.data() {
-                    Some(b) => config::parse(b),
+                    Some(b) => config::parse(b).map(std::sync::Arc::new),
                     None if m.too_large() => Err(DocError::TooLarge),
                     None => Err(DocError::NotADocument),
                 },
@@ -398,7 +400,8 @@ impl Builder<'_> {
                     .members
                     .get(ci)
                     .and_then(Member::data)
-                    .and_then(|b| config::parse(b).ok());
+                    .and_then(|b| config::parse(b).ok())
+                    .map(std::sync::Arc::new);
             }
             img.config_path = Some(config_path);
             img.repo_tags = tags;

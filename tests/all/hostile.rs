@@ -786,3 +786,47 @@ fn pax_values_with_newlines_and_sparse_1_0_name_the_entries_go_extracts() {
     assert_eq!(sparse.meta.size, 6);
     assert!(flat.fs.get(&"opt/GNUSparseFile.0/sparse".into()).is_none());
 }
+
+#[test]
+fn many_manifest_entries_stop_at_max_images_and_share_one_config() {
+    let s = DockerSave::sample();
+    let mut p = s.plan();
+    let entries: Vec<serde_json::Value> = (0..50)
+        .map(|i| {
+            let mut e = s.manifest[0].clone();
+            e["RepoTags"] = serde_json::json!([format!("busybox:t{i}")]);
+            e
+        })
+        .collect();
+    p.set(
+        "manifest.json",
+        &to_json_line(&serde_json::Value::Array(entries)),
+    );
+    let bytes = p.build().bytes;
+    let mut limits = Limits::default();
+    limits.max_images = 20;
+    let r = read_all_ways(&bytes, limits).unwrap();
+    assert_eq!(r.archive.images.len(), 20);
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.code == Code::LimitExceeded)
+        .unwrap_or_else(|| panic!("{:#?}", r.findings));
+    assert_eq!(f.path.as_deref(), Some("manifest.json"));
+    assert!(
+        f.message
+            .contains("lists 50 images, more than Limits::max_images (20)"),
+        "{f}"
+    );
+    // Twenty images naming one config hold one decoded copy of it.
+    let first = r.archive.images[0].config.as_ref().unwrap();
+    assert!(r
+        .archive
+        .images
+        .iter()
+        .all(|i| std::sync::Arc::ptr_eq(i.config.as_ref().unwrap(), first)));
+    // Under the default limit all fifty are read.
+    let r = findings(&bytes);
+    assert_eq!(r.archive.images.len(), 50);
+    assert!(!has(&r, Code::LimitExceeded, Severity::Error));
+}
