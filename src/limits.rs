@@ -18,8 +18,13 @@ pub struct Limits {
     pub max_members: u64,
     /// Most entries recorded per layer tar. Default: [`Limits::DEFAULT_MAX_LAYER_ENTRIES`].
     pub max_layer_entries: u64,
-    /// Longest member path, in bytes. Default: [`Limits::DEFAULT_MAX_PATH_BYTES`].
+    /// Longest member path, in bytes; in a layer, the longest entry path or link target (a
+    /// longer entry is a finding and left out). Default: [`Limits::DEFAULT_MAX_PATH_BYTES`].
     pub max_path_bytes: u64,
+    /// Most components of a layer entry's path or link target (a deeper entry is a finding
+    /// and left out: each ancestor of a path is a directory of the flattened filesystem).
+    /// Default: [`Limits::DEFAULT_MAX_PATH_DEPTH`].
+    pub max_path_depth: u64,
     /// Most symlink/hardlink hops followed when resolving a member. Default: 255, as moby.
     pub max_link_depth: u32,
     /// Most nested OCI indexes followed. Default: [`Limits::DEFAULT_MAX_INDEX_DEPTH`].
@@ -50,6 +55,9 @@ impl Limits {
     pub const DEFAULT_MAX_LAYER_ENTRIES: u64 = 10_000_000;
     /// Default for [`Limits::max_path_bytes`]: 64 KiB.
     pub const DEFAULT_MAX_PATH_BYTES: u64 = 64 << 10;
+    /// Default for [`Limits::max_path_depth`]: 2048 (a Linux path, `PATH_MAX` 4096 bytes,
+    /// holds at most 2048 components).
+    pub const DEFAULT_MAX_PATH_DEPTH: u64 = 2048;
     /// Default for [`Limits::max_link_depth`]: 255 (moby's `FollowSymlinkInScope`).
     pub const DEFAULT_MAX_LINK_DEPTH: u32 = 255;
     /// Default for [`Limits::max_index_depth`]: 16.
@@ -73,6 +81,7 @@ impl Limits {
         max_members: u64::MAX,
         max_layer_entries: u64::MAX,
         max_path_bytes: u64::MAX,
+        max_path_depth: u64::MAX,
         max_link_depth: 4096,
         max_index_depth: 4096,
         max_images: u64::MAX,
@@ -90,6 +99,7 @@ impl Default for Limits {
             max_members: Self::DEFAULT_MAX_MEMBERS,
             max_layer_entries: Self::DEFAULT_MAX_LAYER_ENTRIES,
             max_path_bytes: Self::DEFAULT_MAX_PATH_BYTES,
+            max_path_depth: Self::DEFAULT_MAX_PATH_DEPTH,
             max_link_depth: Self::DEFAULT_MAX_LINK_DEPTH,
             max_index_depth: Self::DEFAULT_MAX_INDEX_DEPTH,
             max_images: Self::DEFAULT_MAX_IMAGES,

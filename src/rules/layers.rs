@@ -205,6 +205,12 @@ pub(crate) fn scan(a: &Archive, i: usize, out: &mut Vec<Finding>) {
                     if keys.is_empty() { "nothing".to_string() } else { keys.join(", ") }
                 ),
             ),
+            Noted::PathLimit { limit, value, max } => (
+                Code::LimitExceeded,
+                format!(
+                    "an entry whose path or link target passes Limits::{limit} ({value}, the limit is {max}) is left out of the layer's filesystem (the entry names only its first 256 bytes)"
+                ),
+            ),
             Noted::Tar(n) => tar_note(n, &format!("entry {raw:?}")),
         };
         let mut f = at(a, code, i, message).in_entry(raw, note.offset);

@@ -679,6 +679,30 @@ const LAYER_CASES: &[LayerCase] = &[
         severity: Severity::Error,
         says: "second archive",
     },
+    LayerCase {
+        // Each ancestor of a path is a directory of the flattened filesystem: 5 000
+        // components would cost 5 000 directories of up to 10 000 bytes each.
+        name: "a path 5 000 components deep",
+        layer: || {
+            let deep = format!("{}f", "d/".repeat(5000));
+            let b = Plan::new().file("opt/a", b"a").file(&deep, b"x").build();
+            let at = b.offset(&deep);
+            (b.bytes, Some((deep[..256].to_string(), at)))
+        },
+        code: Code::LimitExceeded,
+        severity: Severity::Error,
+        says: "Limits::max_path_depth (5001, the limit is 2048)",
+    },
+    LayerCase {
+        name: "a symlink target of 100 000 bytes",
+        layer: || {
+            let target = "t".repeat(100_000);
+            planned(Plan::new().symlink("opt/l", &target), "opt/l", "opt/l")
+        },
+        code: Code::LimitExceeded,
+        severity: Severity::Error,
+        says: "Limits::max_path_bytes (100000, the limit is 65536)",
+    },
 ];
 
 #[test]
