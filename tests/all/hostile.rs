@@ -854,3 +854,134 @@ fn many_manifest_entries_stop_at_max_images_and_share_one_config() {
     assert_eq!(r.archive.images.len(), 50);
     assert!(!has(&r, Code::LimitExceeded, Severity::Error));
 }
+
+fn cli(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_imgtar"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// Whether `bytes` hold a C0 control other than newline and tab, DEL, or a C1 control
+/// (U+0080–U+009F, as UTF-8).
+fn has_controls(bytes: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(bytes);
+    text.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+}
+
+#[test]
+fn human_output_never_carries_terminal_controls_and_json_stays_exact() {
+    let evil = "RUN \u{1b}]0;pwned\u{7} \u{9b}31m \u{7f}";
+    let mut img = Image::sample();
+    img.config["history"][0]["created_by"] = serde_json::json!(evil);
+    img.config["history"][0]["comment"] = serde_json::json!("c\u{1b}[2J");
+    img.set_layer(
+        1,
+        Plan::new()
+            .dir("etc/")
+            .file("etc/\u{1b}[31mred", b"x")
+            .file("etc/csi\u{9b}x", b"y")
+            .build()
+            .bytes,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("esc.tar");
+    std::fs::write(&f, DockerSave::new(img).build().bytes).unwrap();
+    let f = f.to_str().unwrap();
+    for args in [
+        vec!["history", f],
+        vec!["history", "--no-trunc", f],
+        vec!["tree", f],
+        vec!["diff", f],
+        vec!["files", f],
+        vec!["ls", f],
+        vec!["validate", f],
+    ] {
+        let out = cli(&args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !has_controls(&out.stdout),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(!has_controls(&out.stderr), "{args:?}");
+    }
+    let out = cli(&["history", "--no-trunc", f]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("RUN \\x1b]0;pwned\\x07 \\u{9b}31m \\x7f")
+    );
+    let out = cli(&["tree", f]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("/etc/csi\\u{9b}x"));
+    // JSON is exact: the value round-trips (JSON escapes C0 itself).
+    let out = cli(&["history", "--format", "json", f]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let items = v.as_array().unwrap();
+    assert!(items.iter().any(|h| h["CreatedBy"] == evil), "{v:#}");
+    assert!(items.iter().any(|h| h["Comment"] == "c\u{1b}[2J"), "{v:#}");
+}
+
+#[test]
+fn outputs_are_never_written_over_what_is_not_a_regular_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.tar");
+    std::fs::write(&input, DockerSave::sample().build().bytes).unwrap();
+    let input = input.to_str().unwrap();
+    let fifo = dir.path().join("fifo");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let sub = dir.path().join("a-directory");
+    std::fs::create_dir(&sub).unwrap();
+    let mut targets = vec![fifo.clone(), sub.clone()];
+    // A character device (as root: `-o /dev/null` must not replace /dev/null).
+    let dev = dir.path().join("null");
+    if std::process::Command::new("mknod")
+        .args([dev.to_str().unwrap(), "c", "1", "3"])
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        targets.push(dev.clone());
+    }
+    for t in &targets {
+        let t = t.to_str().unwrap();
+        for args in [
+            vec!["squash", input, "-o", t],
+            vec!["export", input, "busybox:latest", "-o", t],
+        ] {
+            let out = cli(&args);
+            assert_eq!(out.status.code(), Some(2), "{args:?}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains("is not a regular file; refusing to replace it"),
+                "{args:?}: {err}"
+            );
+        }
+    }
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    assert!(std::fs::symlink_metadata(&sub).unwrap().is_dir());
+    if targets.contains(&dev) {
+        assert!(std::fs::symlink_metadata(&dev)
+            .unwrap()
+            .file_type()
+            .is_char_device());
+    }
+    // Nothing was left beside them.
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
