@@ -51,7 +51,9 @@ impl std::fmt::Display for DocError {
             DocError::Syntax(m) => write!(f, "is not JSON: {m}"),
             DocError::Shape { message, .. } => f.write_str(message),
             DocError::NotADocument => f.write_str("is not a JSON document"),
-            DocError::TooLarge => f.write_str("is larger than Limits::max_json_bytes and was not read"),
+            DocError::TooLarge => {
+                f.write_str("is larger than Limits::max_json_bytes and was not read")
+            }
         }
     }
 }
