@@ -176,8 +176,12 @@ codes! {
     OsMissing = "os-missing", Warning, Some(20);
     /// R21: a `created` time that is not RFC 3339.
     InvalidCreated = "invalid-created", Warning, Some(21);
-    /// R22: a digest string that does not follow the OCI digest grammar.
-    InvalidDigest = "invalid-digest", Warning, Some(22);
+    /// R22: a digest string that does not follow the OCI digest grammar (`algorithm:encoded`,
+    /// lowercase hex of 64 digits for sha256, 128 for sha512) in a descriptor, a `diff_ids`
+    /// entry or a `LayerSources` key; it is never used as a path (containers/image
+    /// CVE-2024-3727: `sha256:../../x` as a blob path). A warning for a blob file whose name is
+    /// not a digest (no loader reads it).
+    InvalidDigest = "invalid-digest", Error, Some(22);
     /// R23: the config is over 4 MiB (containers/image refuses it).
     ConfigTooLarge = "config-too-large", Error, Some(23);
     /// R24: a legacy layer directory's `VERSION` is not exactly `1.0`, as the Docker image
@@ -281,6 +285,17 @@ codes! {
     AufsHardlinkMissing = "aufs-hardlink-missing", Error, Some(39);
     /// R40: a hardlink whose target is neither in its layer nor in a lower one.
     HardlinkTargetMissing = "hardlink-target-missing", Warning, Some(40);
+    /// R6/R17/R31: a JSON object holds one key twice, or two keys Go's `encoding/json` takes
+    /// for one struct field (it matches field names case-insensitively, `ſ` and the Kelvin
+    /// sign included): every loader uses the last, a case-sensitive or first-wins reader (a
+    /// scanner) sees another document. An error when the values differ, a warning when they
+    /// are the same.
+    DuplicateKey = "duplicate-key", Error, None;
+    /// R31: a blob that is both an image manifest and an index (`layers` or `config` beside
+    /// `manifests`), or whose descriptor's media type says one and the document the other:
+    /// readers disagree on what it is (OCI image-spec GHSA-77vh-xpmg-72qh, umoci
+    /// CVE-2021-41190; containerd 1.6 `images.validateMediaType` refuses it).
+    MediaTypeAmbiguous = "media-type-ambiguous", Error, Some(31);
     /// Reading stopped at a `Limits` bound (`max_decompressed_bytes`, or
     /// `max_decompression_ratio`: a decompression bomb; `max_members`, `max_path_bytes`);
     /// what lies beyond it is not checked.

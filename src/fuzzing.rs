@@ -61,7 +61,7 @@ pub fn read(data: &[u8]) {
 
 /// Every JSON document parser on arbitrary bytes.
 pub fn documents(data: &[u8]) {
-    let _ = crate::doc::manifest::parse(data);
+    let _ = crate::doc::manifest::parse(data, crate::Limits::DEFAULT_MAX_IMAGES);
     let _ = crate::doc::repositories::parse(data);
     let _ = crate::doc::legacy::parse(data);
     let _ = crate::doc::config::parse(data);

@@ -18,12 +18,20 @@ pub struct Limits {
     pub max_members: u64,
     /// Most entries recorded per layer tar. Default: [`Limits::DEFAULT_MAX_LAYER_ENTRIES`].
     pub max_layer_entries: u64,
-    /// Longest member path, in bytes. Default: [`Limits::DEFAULT_MAX_PATH_BYTES`].
+    /// Longest member path, in bytes; in a layer, the longest entry path or link target (a
+    /// longer entry is a finding and left out). Default: [`Limits::DEFAULT_MAX_PATH_BYTES`].
     pub max_path_bytes: u64,
+    /// Most components of a layer entry's path or link target (a deeper entry is a finding
+    /// and left out: each ancestor of a path is a directory of the flattened filesystem).
+    /// Default: [`Limits::DEFAULT_MAX_PATH_DEPTH`].
+    pub max_path_depth: u64,
     /// Most symlink/hardlink hops followed when resolving a member. Default: 255, as moby.
     pub max_link_depth: u32,
     /// Most nested OCI indexes followed. Default: [`Limits::DEFAULT_MAX_INDEX_DEPTH`].
     pub max_index_depth: u32,
+    /// Most `manifest.json` entries decoded into images; the rest are counted, not checked
+    /// (a finding says so). Default: [`Limits::DEFAULT_MAX_IMAGES`].
+    pub max_images: u64,
     /// Most bytes one compressed stream (the outer archive or a layer) may decompress to.
     /// Default: [`Limits::DEFAULT_MAX_DECOMPRESSED_BYTES`].
     pub max_decompressed_bytes: u64,
@@ -51,10 +59,16 @@ impl Limits {
     pub const DEFAULT_MAX_LAYER_ENTRIES: u64 = 10_000_000;
     /// Default for [`Limits::max_path_bytes`]: 64 KiB.
     pub const DEFAULT_MAX_PATH_BYTES: u64 = 64 << 10;
+    /// Default for [`Limits::max_path_depth`]: 2048 (a Linux path, `PATH_MAX` 4096 bytes,
+    /// holds at most 2048 components).
+    pub const DEFAULT_MAX_PATH_DEPTH: u64 = 2048;
     /// Default for [`Limits::max_link_depth`]: 255 (moby's `FollowSymlinkInScope`).
     pub const DEFAULT_MAX_LINK_DEPTH: u32 = 255;
     /// Default for [`Limits::max_index_depth`]: 16.
     pub const DEFAULT_MAX_INDEX_DEPTH: u32 = 16;
+    /// Default for [`Limits::max_images`]: 10 000 (containers/image reads at most 1 MiB of
+    /// `manifest.json`, some 10 000 entries of real length).
+    pub const DEFAULT_MAX_IMAGES: u64 = 10_000;
 
     /// Default for [`Limits::max_sparse_regions`]: 65 536.
     pub const DEFAULT_MAX_SPARSE_REGIONS: u64 = 1 << 16;
@@ -74,8 +88,10 @@ impl Limits {
         max_members: u64::MAX,
         max_layer_entries: u64::MAX,
         max_path_bytes: u64::MAX,
+        max_path_depth: u64::MAX,
         max_link_depth: 4096,
         max_index_depth: 4096,
+        max_images: u64::MAX,
         max_decompressed_bytes: u64::MAX,
         max_sparse_regions: u64::MAX,
         max_decompression_ratio: u64::MAX,
@@ -91,8 +107,10 @@ impl Default for Limits {
             max_members: Self::DEFAULT_MAX_MEMBERS,
             max_layer_entries: Self::DEFAULT_MAX_LAYER_ENTRIES,
             max_path_bytes: Self::DEFAULT_MAX_PATH_BYTES,
+            max_path_depth: Self::DEFAULT_MAX_PATH_DEPTH,
             max_link_depth: Self::DEFAULT_MAX_LINK_DEPTH,
             max_index_depth: Self::DEFAULT_MAX_INDEX_DEPTH,
+            max_images: Self::DEFAULT_MAX_IMAGES,
             max_decompressed_bytes: Self::DEFAULT_MAX_DECOMPRESSED_BYTES,
             max_sparse_regions: Self::DEFAULT_MAX_SPARSE_REGIONS,
             max_decompression_ratio: Self::DEFAULT_MAX_DECOMPRESSION_RATIO,

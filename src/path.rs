@@ -216,11 +216,35 @@ fn rank(b: u8) -> u16 {
 
 impl Ord for EntryPath {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.0
-            .iter()
-            .map(|&b| rank(b))
-            .cmp(other.0.iter().map(|&b| rank(b)))
+        let (a, b) = (self.0.as_slice(), other.0.as_slice());
+        let at = common_prefix(a, b);
+        match (a.get(at), b.get(at)) {
+            (Some(&x), Some(&y)) => rank(x).cmp(&rank(y)),
+            _ => a.len().cmp(&b.len()),
+        }
     }
+}
+
+/// Length of the longest common prefix of `a` and `b`. Paths in one map share long prefixes
+/// (every ancestor of a deep path is a key), so equal 32-byte chunks are skipped with a
+/// slice comparison (memcmp) rather than byte by byte.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    const CHUNK: usize = 32;
+    let mut at = 0usize;
+    for (x, y) in a.chunks_exact(CHUNK).zip(b.chunks_exact(CHUNK)) {
+        if x != y {
+            break;
+        }
+        at = at.saturating_add(CHUNK);
+    }
+    let rest = a
+        .get(at..)
+        .unwrap_or_default()
+        .iter()
+        .zip(b.get(at..).unwrap_or_default())
+        .take_while(|(x, y)| x == y)
+        .count();
+    at.saturating_add(rest)
 }
 
 impl PartialOrd for EntryPath {
@@ -418,6 +442,32 @@ pub(crate) fn walk<T: Tree>(
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn order_is_bytes_with_slash_lowest_at_any_length() {
+        let reference =
+            |a: &[u8], b: &[u8]| a.iter().map(|&x| rank(x)).cmp(b.iter().map(|&x| rank(x)));
+        let long = "d/".repeat(40);
+        let mut samples: Vec<Vec<u8>> = Vec::new();
+        for stem in ["", "a", long.as_str()] {
+            for tail in [
+                "", "a", "a/b", "a-b", "a.b", "a/", "b", "\u{0}", "\u{7f}", "ab",
+            ] {
+                samples.push(format!("{stem}{tail}").into_bytes());
+            }
+        }
+        samples.push(vec![0xff; 70]);
+        samples.push([vec![0xff; 64], b"/x".to_vec()].concat());
+        for a in &samples {
+            for b in &samples {
+                assert_eq!(
+                    EntryPath(a.clone()).cmp(&EntryPath(b.clone())),
+                    reference(a, b),
+                    "{a:?} vs {b:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn cleans_bytes_like_docker() {

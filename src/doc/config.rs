@@ -47,10 +47,13 @@ pub struct Config {
     pub raw: Map<String, Value>,
 }
 
-/// Decodes a config: it must be a JSON object. Fields of unexpected types are ignored here and
+/// Decodes a config: it must be a JSON object. Keys are matched as Go matches them (see
+/// [`keys::fold`](crate::doc::keys::fold)). Fields of unexpected types are ignored here and
 /// reported by the rules that need them.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Config, DocError> {
-    let v: Value = crate::doc::json(bytes)?;
+    let mut v: Value = crate::doc::json(bytes)?;
+    // What Docker reads: `{"os":"linux","OS":"windows"}` is windows to Go.
+    crate::doc::keys::fold(&mut v, crate::doc::keys::CONFIG_FIELDS);
     let Value::Object(raw) = v else {
         return Err(DocError::shape(format!(
             "must be a JSON object, found {}",

@@ -21,7 +21,8 @@ pub(crate) struct V1Json {
 
 /// Decodes a v1 `json`: it must be an object; string fields of other types are ignored.
 pub(crate) fn parse(bytes: &[u8]) -> Result<V1Json, DocError> {
-    let v: Value = crate::doc::json(bytes)?;
+    let mut v: Value = crate::doc::json(bytes)?;
+    crate::doc::keys::fold(&mut v, crate::doc::keys::CONFIG_FIELDS);
     let Value::Object(raw) = v else {
         return Err(DocError::shape(format!(
             "must be a JSON object, found {}",

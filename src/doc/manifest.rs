@@ -34,32 +34,41 @@ pub(crate) struct Manifest {
     /// Keys accepted case-insensitively (as Go's decoder does) but not spelled as written by
     /// docker: (entry index, key).
     pub odd_keys: Vec<(usize, String)>,
+    /// Entries past `Limits::max_images`: counted, not decoded.
+    pub skipped: u64,
+    /// The limit they passed.
+    pub max_images: u64,
 }
 
-const KEYS: [&str; 5] = ["Config", "RepoTags", "Layers", "Parent", "LayerSources"];
-
-/// Decodes `manifest.json`. Keys match case-insensitively, as Go's `encoding/json` matches them.
+/// Decodes `manifest.json`. Keys match case-insensitively, as Go's `encoding/json` matches them
+/// (`ſ` and the Kelvin sign included), and the last key that matches a field wins.
 /// `null`, non-arrays and type errors are problems; unknown keys are ignored.
-pub(crate) fn parse(bytes: &[u8]) -> Result<Manifest, DocError> {
+pub(crate) fn parse(bytes: &[u8], max_images: u64) -> Result<Manifest, DocError> {
     let problem = |entry, message: String| DocError::Shape { entry, message };
-    let v: Value = crate::doc::json(bytes)?;
-    let arr = match v {
-        Value::Array(a) => a,
-        Value::Null => {
-            return Err(problem(
+    // The array's entries as raw text first (16 bytes each), then each decoded alone: a
+    // million-entry manifest.json never becomes a million JSON objects at once.
+    let Ok(arr) = serde_json::from_slice::<Vec<&serde_json::value::RawValue>>(bytes) else {
+        let v: Value = crate::doc::json(bytes)?;
+        return Err(match v {
+            Value::Null => problem(
                 None,
                 "manifest.json is null (docker load: \"invalid manifest, manifest cannot be null (but can be [])\")".into(),
-            ))
-        }
-        other => {
-            return Err(problem(
+            ),
+            Value::Array(_) => problem(None, "manifest.json is not a valid array".into()),
+            other => problem(
                 None,
                 format!("manifest.json must be an array, found {}", kind(&other)),
-            ))
-        }
+            ),
+        });
     };
-    let mut out = Manifest::default();
-    for (i, entry) in arr.into_iter().enumerate() {
+    let keep = usize::try_from(max_images).unwrap_or(usize::MAX);
+    let mut out = Manifest {
+        skipped: (arr.len().saturating_sub(keep)) as u64,
+        max_images,
+        ..Manifest::default()
+    };
+    for (i, raw) in arr.into_iter().take(keep).enumerate() {
+        let entry: Value = serde_json::from_str(raw.get()).map_err(|e| DocError::syntax(&e))?;
         let Value::Object(obj) = entry else {
             return Err(problem(
                 Some(i),
@@ -69,14 +78,15 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Manifest, DocError> {
         let mut item = ManifestItem::default();
         let mut have_config = false;
         for (k, v) in obj {
-            let Some(canon) = KEYS.iter().find(|c| c.eq_ignore_ascii_case(&k)) else {
+            let Some(canon) = crate::doc::keys::field_of(crate::doc::keys::MANIFEST_FIELDS, &k)
+            else {
                 continue;
             };
-            if *canon != k {
+            if canon != k {
                 out.odd_keys.push((i, k.clone()));
             }
             let bad = |what: &str| problem(Some(i), format!("entry {i}: {k} must be {what}"));
-            match *canon {
+            match canon {
                 "Config" => {
                     item.config = v.as_str().ok_or_else(|| bad("a string"))?.to_string();
                     have_config = true;
@@ -139,9 +149,11 @@ mod tests {
 
     #[test]
     fn decodes_case_insensitively() {
-        let m =
-            parse(br#"[{"config":"a.json","RepoTags":null,"Layers":["x/layer.tar"],"Parent":""}]"#)
-                .unwrap();
+        let m = parse(
+            br#"[{"config":"a.json","RepoTags":null,"Layers":["x/layer.tar"],"Parent":""}]"#,
+            10,
+        )
+        .unwrap();
         assert_eq!(m.items.len(), 1);
         assert_eq!(m.items[0].config, "a.json");
         assert_eq!(m.items[0].repo_tags, None);
@@ -151,22 +163,25 @@ mod tests {
 
     #[test]
     fn rejects_null_and_objects() {
-        assert!(parse(b"null")
+        assert!(parse(b"null", 10)
             .unwrap_err()
             .to_string()
             .contains("cannot be null"));
-        assert!(parse(b"{}")
+        assert!(parse(b"{}", 10)
             .unwrap_err()
             .to_string()
             .contains("must be an array"));
         assert_eq!(
-            parse(br#"[{"RepoTags":[]}]"#).unwrap_err(),
+            parse(br#"[{"RepoTags":[]}]"#, 10).unwrap_err(),
             DocError::Shape {
                 entry: Some(0),
                 message: "entry 0 has no Config".into()
             }
         );
-        assert!(parse(br#"[{"Config":1}]"#).is_err());
-        assert!(parse(b"[]").unwrap().items.is_empty());
+        assert!(parse(br#"[{"Config":1}]"#, 10).is_err());
+        assert!(parse(b"[]", 10).unwrap().items.is_empty());
+        let three = br#"[{"Config":"a"},{"Config":"b"},{"Config":"c"}]"#;
+        let m = parse(three, 2).unwrap();
+        assert_eq!((m.items.len(), m.skipped), (2, 1));
     }
 }

@@ -5,6 +5,7 @@
 //! `serde_json::Value` where later consumers (inspect, history) need fields verbatim.
 
 pub(crate) mod config;
+pub(crate) mod keys;
 pub(crate) mod legacy;
 pub(crate) mod manifest;
 pub(crate) mod oci;
@@ -50,7 +51,9 @@ impl std::fmt::Display for DocError {
             DocError::Syntax(m) => write!(f, "is not JSON: {m}"),
             DocError::Shape { message, .. } => f.write_str(message),
             DocError::NotADocument => f.write_str("is not a JSON document"),
-            DocError::TooLarge => f.write_str("is too large to be read"),
+            DocError::TooLarge => {
+                f.write_str("is larger than Limits::max_json_bytes and was not read")
+            }
         }
     }
 }

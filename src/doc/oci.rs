@@ -148,9 +148,14 @@ pub(crate) enum Document {
 }
 
 /// Decodes a blob referenced from an index: by its media type when known, else by shape
-/// (`manifests` → index, `config` → manifest).
-pub(crate) fn parse_document(bytes: &[u8], media_type: &str) -> Result<Document, DocError> {
-    let v: Value = crate::doc::json(bytes)?;
+/// (`manifests` → index, `config` → manifest). Also says why the document is ambiguous, if
+/// it is (see [`ambiguity`]).
+pub(crate) fn parse_document(
+    bytes: &[u8],
+    media_type: &str,
+) -> Result<(Document, Option<String>), DocError> {
+    let mut v: Value = crate::doc::json(bytes)?;
+    crate::doc::keys::fold(&mut v, crate::doc::keys::OCI_FIELDS);
     if !v.is_object() {
         return Err(DocError::shape(format!(
             "must be a JSON object, found {}",
@@ -159,6 +164,7 @@ pub(crate) fn parse_document(bytes: &[u8], media_type: &str) -> Result<Document,
     }
     // The document's own media type decides, then its shape, then what the referrer expected.
     let own = v.get("mediaType").and_then(Value::as_str).unwrap_or("");
+    let ambiguous = ambiguity(&v, own, media_type);
     let is_index = match own {
         MEDIA_OCI_INDEX | MEDIA_DOCKER_LIST => true,
         MEDIA_OCI_MANIFEST | MEDIA_DOCKER_MANIFEST => false,
@@ -168,7 +174,7 @@ pub(crate) fn parse_document(bytes: &[u8], media_type: &str) -> Result<Document,
             _ => media_type == MEDIA_OCI_INDEX || media_type == MEDIA_DOCKER_LIST,
         },
     };
-    if is_index {
+    let doc = if is_index {
         serde_json::from_value(v)
             .map(Document::Index)
             .map_err(|e| DocError::shape(format!("not an image index: {e}")))
@@ -176,7 +182,43 @@ pub(crate) fn parse_document(bytes: &[u8], media_type: &str) -> Result<Document,
         serde_json::from_value(v)
             .map(|m| Document::Manifest(Box::new(m)))
             .map_err(|e| DocError::shape(format!("not an image manifest: {e}")))
+    }?;
+    Ok((doc, ambiguous))
+}
+
+fn is_index_type(m: &str) -> bool {
+    m == MEDIA_OCI_INDEX || m == MEDIA_DOCKER_LIST
+}
+
+fn is_manifest_type(m: &str) -> bool {
+    m == MEDIA_OCI_MANIFEST || m == MEDIA_DOCKER_MANIFEST
+}
+
+/// Why a document could be read both as an index and as a manifest, if it can: containerd
+/// v1.6.20 `images/image.go` `validateMediaType` (a key present at all counts, as its
+/// `json.RawMessage` fields do), and a document holding both `manifests` and `layers` or
+/// `config` whatever its descriptor says (umoci CVE-2021-41190).
+fn ambiguity(v: &Value, own: &str, referrer: &str) -> Option<String> {
+    let has = |k: &str| v.get(k).is_some();
+    let index_keys = has("manifests");
+    let manifest_keys = has("config") || has("layers");
+    if index_keys && manifest_keys {
+        return Some(format!(
+            "the document holds both `manifests` and `{}`: it is an image index to some readers and an image manifest to others",
+            if has("layers") { "layers" } else { "config" }
+        ));
     }
+    if is_manifest_type(referrer) && (index_keys || is_index_type(own)) {
+        return Some(format!(
+            "its descriptor says {referrer} but the document is an index (containerd: \"media-type: expected manifest but found index\")"
+        ));
+    }
+    if is_index_type(referrer) && (manifest_keys || is_manifest_type(own)) {
+        return Some(format!(
+            "its descriptor says {referrer} but the document is an image manifest (containerd: \"media-type: expected index but found manifest\")"
+        ));
+    }
+    None
 }
 
 /// Media types of layers that are tars (plain or compressed).

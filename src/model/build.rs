@@ -34,13 +34,15 @@ pub(crate) fn build(walk: Walk, limits: &Limits) -> Archive {
         verified,
         docs: Docs::default(),
     };
-    b.docs.manifest = b.doc("manifest.json", manifest::parse);
+    b.docs.manifest = b.doc("manifest.json", |bytes| {
+        manifest::parse(bytes, limits.max_images)
+    });
     b.docs.repositories = b.doc("repositories", repositories::parse);
     b.docs.oci_layout = b.doc("oci-layout", |bytes| {
         serde_json::from_slice::<oci::OciLayout>(bytes).map_err(|e| DocError::syntax(&e))
     });
     b.docs.index = b.doc("index.json", |bytes| {
-        match oci::parse_document(bytes, oci::MEDIA_OCI_INDEX)? {
+        match oci::parse_document(bytes, oci::MEDIA_OCI_INDEX)?.0 {
             oci::Document::Index(ix) => Ok(ix),
             oci::Document::Manifest(_) => Err(DocError::shape(
                 "index.json is an image manifest, not an image index",
@@ -134,14 +136,14 @@ impl Builder<'_> {
     }
 
     /// Parses the config held by member `i` (once).
-    fn config(&mut self, i: usize) -> Option<config::Config> {
+    fn config(&mut self, i: usize) -> Option<std::sync::Arc<config::Config>> {
         let parsed = self
             .docs
             .configs
             .entry(i)
             .or_insert_with(|| match self.members.get(i) {
                 Some(m) => match m.data() {
-                    Some(b) => config::parse(b),
+                    Some(b) => config::parse(b).map(std::sync::Arc::new),
                     None if m.too_large() => Err(DocError::TooLarge),
                     None => Err(DocError::NotADocument),
                 },
@@ -411,7 +413,7 @@ impl Builder<'_> {
             let config_path = format!("{top}/json");
             match memo.get(&top).cloned().flatten() {
                 Some(rec) => {
-                    img.config = config::parse(&rec.config).ok();
+                    img.config = config::parse(&rec.config).ok().map(std::sync::Arc::new);
                     img.id = Some(Digest::sha256_of(&rec.config));
                     img.parent = parent_of
                         .get(&top)
@@ -426,7 +428,8 @@ impl Builder<'_> {
                             .members
                             .get(ci)
                             .and_then(Member::data)
-                            .and_then(|b| config::parse(b).ok());
+                            .and_then(|b| config::parse(b).ok())
+                            .map(std::sync::Arc::new);
                     }
                 }
             }

@@ -209,9 +209,10 @@ pub struct Image {
     /// Platform from the config, else from the index descriptor.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub platform: Option<Platform>,
-    /// The decoded config.
+    /// The decoded config (shared by the images that name the same config member, so that
+    /// many `manifest.json` entries naming one large config cost one copy).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub config: Option<Config>,
+    pub config: Option<std::sync::Arc<Config>>,
     /// Layers, bottom first.
     pub layers: Vec<Layer>,
     /// Where this image was described.
@@ -276,7 +277,7 @@ pub(crate) struct Docs {
     pub oci_layout: Option<Doc<OciLayout>>,
     pub index: Option<Doc<Index>>,
     /// Image configs by member.
-    pub configs: BTreeMap<usize, Result<Config, DocError>>,
+    pub configs: BTreeMap<usize, Result<std::sync::Arc<Config>, DocError>>,
 }
 
 /// A whole archive.

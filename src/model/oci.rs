@@ -47,6 +47,8 @@ pub(crate) struct Node {
     pub kind: NodeKind,
     /// It is (or is below) a buildkit attestation manifest: not a runnable image.
     pub attestation: bool,
+    /// Why the blob reads as both an index and a manifest (media type ambiguity), if it does.
+    pub ambiguous: Option<String>,
 }
 
 /// The tree under `index.json`.
@@ -114,6 +116,7 @@ impl OciTree {
                 member,
                 kind: NodeKind::Missing,
                 attestation: is_attestation(d),
+                ambiguous: None,
             });
             by_digest.insert(digest, n);
             if let Some(m) = member {
@@ -121,6 +124,11 @@ impl OciTree {
                     Some(bytes) => oci::parse_document(bytes, &d.media_type),
                     None => Err(DocError::NotADocument),
                 };
+                let mut ambiguous = None;
+                let parsed = parsed.map(|(doc, why)| {
+                    ambiguous = why;
+                    doc
+                });
                 let kind = match parsed {
                     Err(e) => NodeKind::Invalid(e),
                     Ok(Document::Manifest(m)) => NodeKind::Manifest(m),
@@ -139,6 +147,7 @@ impl OciTree {
                 };
                 if let Some(node) = tree.nodes.get_mut(n) {
                     node.kind = kind;
+                    node.ambiguous = ambiguous;
                 }
             }
             Some(n)

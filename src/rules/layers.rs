@@ -226,6 +226,12 @@ fn note_words(what: &Noted, raw: &str) -> (Code, String) {
                 if keys.is_empty() { "nothing".to_string() } else { keys.join(", ") }
             ),
         ),
+        Noted::PathLimit { limit, value, max } => (
+            Code::LimitExceeded,
+            format!(
+                "an entry whose path or link target passes Limits::{limit} ({value}, the limit is {max}) is left out of the layer's filesystem (the entry names only its first 256 bytes)"
+            ),
+        ),
         Noted::Tar(n) => tar_note(n, &format!("entry {raw:?}")),
     }
 }

@@ -361,6 +361,22 @@ fn repositories(a: &Archive, out: &mut Vec<Finding>) {
                     .with_severity(severity),
                 ),
             }
+            // An image ID is 64 lowercase hex digits (moby `v1.ValidateID`); anything else
+            // (`../../etc`) can name no layer directory and must never be used as a path.
+            if !is_hex64(id) {
+                out.push(
+                    at(
+                        a,
+                        Code::RepositoriesInvalid,
+                        i,
+                        format!(
+                            "repositories {name:?} tag {tag:?} -> {id:?} is not an image ID (64 lowercase hex digits)"
+                        ),
+                    )
+                    .with_severity(severity),
+                );
+                continue;
+            }
             if !dirs.contains(id) && !diff_hexes.contains(id) {
                 let f = at(
                     a,

@@ -93,6 +93,20 @@ pub(super) fn check(a: &Archive, out: &mut Vec<Finding>) {
             "manifest.json is [] : docker load loads nothing",
         ));
     }
+    if parsed.skipped > 0 {
+        out.push(at(
+            a,
+            Code::LimitExceeded,
+            mi,
+            format!(
+                "manifest.json lists {} images, more than Limits::max_images ({}): the {} after the first {} are not checked",
+                (parsed.items.len() as u64).saturating_add(parsed.skipped),
+                parsed.max_images,
+                parsed.skipped,
+                parsed.items.len()
+            ),
+        ));
+    }
     for (n, key) in &parsed.odd_keys {
         out.push(at(
             a,

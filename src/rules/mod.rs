@@ -3,6 +3,7 @@
 //! (R17–R23), [`legacy`] (R24–R29), [`oci`] (R30–R34) and [`layers`] (R35–R40).
 
 mod config;
+mod keys;
 mod layers;
 mod legacy;
 pub(crate) mod loaders;
@@ -20,6 +21,7 @@ pub(crate) fn check(archive: &Archive, strict: bool) -> Vec<Finding> {
     outer::check(archive, &mut out);
     manifest::check(archive, &mut out);
     config::check(archive, &mut out);
+    keys::check(archive, &mut out);
     legacy::check(archive, &mut out);
     oci::check(archive, &mut out);
     layers::check(archive, &mut out);

@@ -51,6 +51,14 @@ pub(super) fn check(a: &Archive, out: &mut Vec<Finding>) {
     for (n, node) in tree.nodes.iter().enumerate() {
         let Some(bi) = node.member else { continue };
         let here = Here::member(a, bi);
+        if let Some(why) = &node.ambiguous {
+            out.push(at(
+                a,
+                Code::MediaTypeAmbiguous,
+                bi,
+                format!("the blob of {}: {why}", node.digest),
+            ));
+        }
         match &node.kind {
             NodeKind::Invalid(e) => out.push(at(
                 a,
@@ -160,7 +168,10 @@ fn blob_names(a: &Archive, out: &mut Vec<Finding>) {
         let claimed = match format!("{alg}:{enc}").parse::<crate::Digest>() {
             Ok(d) => d,
             Err(e) => {
-                out.push(at(a, Code::InvalidDigest, i, format!("blob name: {e}")));
+                out.push(
+                    at(a, Code::InvalidDigest, i, format!("blob name: {e}"))
+                        .with_severity(Severity::Warning),
+                );
                 continue;
             }
         };

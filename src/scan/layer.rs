@@ -119,6 +119,16 @@ pub(crate) enum Noted {
         /// The keys.
         keys: Vec<String>,
     },
+    /// An entry whose path (or link target) passes a `Limits` bound: it is left out of the
+    /// layer's filesystem (the note keeps only the path's start).
+    PathLimit {
+        /// The `Limits` field.
+        limit: &'static str,
+        /// The value met.
+        value: u64,
+        /// The bound.
+        max: u64,
+    },
     /// What the tar reader noticed.
     Tar(Note),
 }
@@ -136,6 +146,7 @@ impl Noted {
             Noted::SameLayerWhiteout { .. } => 6,
             Noted::AufsHardlinkMissing { .. } => 7,
             Noted::GlobalHeader { .. } => 8,
+            Noted::PathLimit { .. } => 15,
             Noted::Tar(n) => match n {
                 Note::PaxSizeDiffers { .. } => 9,
                 Note::Orphaned { .. } => 10,
@@ -372,6 +383,7 @@ fn read_tar<R: Read>(
         entry(h, body, limits, options, scan, &mut state)?;
         Ok(Flow::Next)
     });
+    end_orphans(&reader, scan, &mut state);
     let end_at = reader.pos();
     let result = match stopped {
         Stopped::End(end) => {
@@ -437,6 +449,9 @@ pub(crate) fn describe(p: &tar::HeaderProblem) -> String {
         P::SparseRegions { regions, max } => {
             format!("a sparse file with {regions} regions, more than Limits::max_sparse_regions ({max})")
         }
+        P::SparseExtensions { blocks, max } => format!(
+            "an old GNU sparse map continued over {blocks} extension blocks, more than Limits::max_sparse_regions ({max})"
+        ),
     }
 }
 
@@ -526,6 +541,38 @@ struct State {
     records_full: bool,
 }
 
+/// Notes the extension headers the end of the layer tar left pending (at their own offset,
+/// with no entry name: they belong to no entry).
+fn end_orphans<S: tar::Source>(reader: &TarReader<S>, scan: &mut LayerScan, st: &mut State) {
+    for n in reader.end_orphans() {
+        let at = match *n {
+            tar::Note::Orphaned { at, .. } => at,
+            _ => continue,
+        };
+        scan.note(&mut st.kinds, b"", at, Noted::Tar(n.clone()));
+    }
+}
+
+/// The bound an entry's path or link target passes, if any: `Limits::max_path_bytes` (as for
+/// the outer archive) or `Limits::max_path_depth`.
+fn path_limit(h: &tar::Header, limits: &Limits) -> Option<Noted> {
+    let longest = h.name.len().max(h.link.len()) as u64;
+    if longest > limits.max_path_bytes {
+        return Some(Noted::PathLimit {
+            limit: "max_path_bytes",
+            value: longest,
+            max: limits.max_path_bytes,
+        });
+    }
+    let depth = |p: &[u8]| p.split(|&b| b == b'/').filter(|c| !c.is_empty()).count() as u64;
+    let deepest = depth(&h.name).max(depth(&h.link));
+    (deepest > limits.max_path_depth).then_some(Noted::PathLimit {
+        limit: "max_path_depth",
+        value: deepest,
+        max: limits.max_path_depth,
+    })
+}
+
 /// Handles one header of a layer.
 fn entry<S: tar::Source>(
     h: &tar::Header,
@@ -537,6 +584,13 @@ fn entry<S: tar::Source>(
 ) -> io::Result<()> {
     for n in &h.notes {
         scan.note(&mut st.kinds, &h.name, h.offset, Noted::Tar(n.clone()));
+    }
+    if let Some(what) = path_limit(h, limits) {
+        // Every ancestor of a path becomes a directory of the filesystem built from it, so a
+        // path's cost grows with its depth times its length: such entries are left out.
+        let start = h.name.get(..256).unwrap_or(&h.name);
+        scan.note(&mut st.kinds, start, h.offset, what);
+        return Ok(());
     }
     let Some(c) = entry::classify(h) else {
         let keys = h
@@ -751,6 +805,7 @@ pub(crate) fn scan_headers_seek<R: Read + io::Seek>(
         entry(h, body, limits, options, &mut scan, &mut state)?;
         Ok(Flow::Next)
     });
+    end_orphans(&reader, &mut scan, &mut state);
     scan.status = match stopped {
         Stopped::End(end) => LayerStatus::Complete {
             no_end_marker: end == tar::End::NoMarker,

@@ -292,6 +292,14 @@ pub(crate) enum HeaderProblem {
         /// The limit.
         max: u64,
     },
+    /// An old GNU sparse map continues over more extension blocks than the limit (blocks may
+    /// hold no region at all, so they are bounded apart from the regions).
+    SparseExtensions {
+        /// The extension blocks met.
+        blocks: u64,
+        /// The limit (`Limits::max_sparse_regions`).
+        max: u64,
+    },
 }
 
 /// Why reading stopped before the end of the archive.
@@ -392,6 +400,8 @@ pub(crate) struct TarReader<S> {
     limits: TarLimits,
     cur: Current,
     end: End,
+    /// Extension headers left pending when the archive ended: they apply to nothing.
+    end_orphans: Vec<Note>,
 }
 
 /// A raw 512-byte block.
@@ -693,7 +703,15 @@ impl<S: Source> TarReader<S> {
             limits,
             cur: Current::default(),
             end: End::Open,
+            end_orphans: Vec::new(),
         }
+    }
+
+    /// Extension headers (PAX `x`, GNU `L`/`K`) that the end of the archive left without an
+    /// entry to apply to (Go drops them silently; another reader may apply them to whatever
+    /// follows, such as a second archive after the end blocks).
+    pub(crate) fn end_orphans(&self) -> &[Note] {
+        &self.end_orphans
     }
 
     /// Offset of the next unread byte of the tar stream.
@@ -843,10 +861,11 @@ impl<S: Source> TarReader<S> {
         loop {
             let at = self.pos;
             let Some(b) = self.block(Part::Header, None)? else {
-                orphan_all(&mut pending, &mut Vec::new());
+                orphan_all(&mut pending, &mut self.end_orphans);
                 return Ok(None);
             };
             if b.iter().all(|&c| c == 0) {
+                orphan_all(&mut pending, &mut self.end_orphans);
                 let second_at = self.pos;
                 match self.block(Part::EndMarker, None)? {
                     None => {
@@ -1096,6 +1115,7 @@ impl<S: Source> TarReader<S> {
         let mut regions = Vec::new();
         let mut blk = *block;
         let (mut base, mut count, mut ext_at) = (386usize, 4usize, 482usize);
+        let mut blocks = 0u64;
         loop {
             for i in 0..count {
                 let e = base.saturating_add(i.saturating_mul(24));
@@ -1115,6 +1135,13 @@ impl<S: Source> TarReader<S> {
                 regions.push((off, len));
             }
             if field(&blk, ext_at, 1).first().is_some_and(|&c| c > 0) {
+                blocks = blocks.saturating_add(1);
+                if blocks > self.limits.max_sparse_regions {
+                    return Err(bad(HeaderProblem::SparseExtensions {
+                        blocks,
+                        max: self.limits.max_sparse_regions,
+                    }));
+                }
                 blk = self
                     .block(Part::Extension, Some(at))?
                     .ok_or(TarError::Truncated {
@@ -1690,23 +1717,28 @@ mod tests {
         assert!(e[0].0.notes.is_empty(), "{:?}", e[0].0.notes);
     }
 
-    #[test]
-    fn old_gnu_sparse_with_extension_blocks_is_bounded() {
+    /// An old GNU sparse header with one region and `blocks` extension blocks, each holding
+    /// 21 empty-but-present regions (`regions`) or none, read with a limit of 50.
+    fn read_old_sparse(blocks: usize, regions: bool) -> Result<Option<Header>, TarError> {
         let mut h = block(b"s", b'S', 0);
         h[257..263].copy_from_slice(b"ustar ");
         h[263..265].copy_from_slice(b" \0");
-        h[386..398].copy_from_slice(b"00000000000\0");
-        h[398..410].copy_from_slice(b"00000000001\0");
+        if regions {
+            h[386..398].copy_from_slice(b"00000000000\0");
+            h[398..410].copy_from_slice(b"00000000001\0");
+        }
         h[482] = 1;
         h[483..495].copy_from_slice(b"00000001000\0");
         fix_sum(&mut h);
         let mut t = h.clone();
-        for _ in 0..4 {
+        for _ in 0..blocks {
             let mut ext = vec![0u8; 512];
             for i in 0..21 {
                 let e = i * 24;
-                ext[e..e + 12].copy_from_slice(b"00000000000\0");
-                ext[e + 12..e + 24].copy_from_slice(b"00000000000\0");
+                if regions {
+                    ext[e..e + 12].copy_from_slice(b"00000000000\0");
+                    ext[e + 12..e + 24].copy_from_slice(b"00000000000\0");
+                }
             }
             ext[504] = 1;
             t.extend(ext);
@@ -1715,11 +1747,27 @@ mod tests {
             max_special: 1 << 20,
             max_sparse_regions: 50,
         };
-        let mut tar = TarReader::new(Stream(&t[..]), limits);
-        match tar.next() {
+        TarReader::new(Stream(&t[..]), limits).next()
+    }
+
+    #[test]
+    fn old_gnu_sparse_with_extension_blocks_is_bounded() {
+        match read_old_sparse(4, true) {
             Err(TarError::Header {
                 problem: HeaderProblem::SparseRegions { max: 50, .. },
                 ..
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+        // Extension blocks that hold no region still end: their count has its own bound.
+        match read_old_sparse(60, false) {
+            Err(TarError::Header {
+                at: 0,
+                problem:
+                    HeaderProblem::SparseExtensions {
+                        blocks: 51,
+                        max: 50,
+                    },
             }) => {}
             other => panic!("{other:?}"),
         }

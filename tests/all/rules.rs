@@ -327,6 +327,19 @@ fn top_layer_stored(uncompressed: Vec<u8>, stored: Vec<u8>) -> Built {
     b
 }
 
+/// The sample Docker archive with its `manifest.json` text edited (first occurrence of each
+/// pattern replaced), for what a JSON value cannot hold (repeated keys).
+fn manifest_text(edits: &[(&str, &str)]) -> Built {
+    docker_members(|s, p| {
+        let mut txt = String::from_utf8(to_json_line(&s.manifest)).unwrap();
+        for (from, to) in edits {
+            assert!(txt.contains(from), "{from} not in {txt}");
+            txt = txt.replacen(from, to, 1);
+        }
+        p.set("manifest.json", txt.as_bytes());
+    })
+}
+
 fn padded_json(v: &Value, total: usize) -> Vec<u8> {
     let mut b = to_json(v);
     assert!(b.len() < total);
@@ -905,7 +918,12 @@ cases! {
             let upper = c["rootfs"]["diff_ids"][0].as_str().unwrap().replace("sha256:", "").to_uppercase();
             c["rootfs"]["diff_ids"][0] = json!(format!("sha256:{upper}"));
         }),
-        expect: Code::InvalidDigest, severity: W, at: At::Mark("config"), ..D
+        expect: Code::InvalidDigest, severity: E, at: At::Mark("config"), ..D
+    };
+    invalid_diff_id_traversal: Case {
+        // Never used as a path: docker load refuses it ("invalid diffID").
+        build: || docker_config(|c| c["rootfs"]["diff_ids"][0] = json!("sha256:../../x")),
+        expect: Code::InvalidDigest, severity: E, at: At::Mark("config"), ..D
     };
     invalid_blob_name: Case {
         build: || oci_members(|_, p| {
@@ -918,7 +936,84 @@ cases! {
             s.index["manifests"].as_array_mut().unwrap()
                 .push(json!({"mediaType": MEDIA_MANIFEST, "digest": "sha256:xyz", "size": 3}));
         }),
-        expect: Code::InvalidDigest, severity: W, at: At::Member("index.json"), ..D
+        expect: Code::InvalidDigest, severity: E, at: At::Member("index.json"), ..D
+    };
+    invalid_descriptor_digest_traversal: Case {
+        // containers/image CVE-2024-3727: a digest used as a blob path must be checked first.
+        build: || oci(|s| { s.index["manifests"][0]["digest"] = json!("sha256:../../../etc/passwd"); }),
+        expect: Code::InvalidDigest, severity: E, at: At::Member("index.json"), ..D
+    };
+    invalid_layer_digest_length: Case {
+        build: || oci(|s| {
+            s.oci_manifest["layers"][0]["digest"] = json!("sha256:abcd");
+            s.sync_index();
+        }),
+        expect: Code::InvalidDigest, severity: E, at: At::Mark("manifest"),
+        also: &[Code::HardlinkTargetMissing], ..D
+    };
+    invalid_layer_digest_algorithm: Case {
+        build: || oci(|s| {
+            s.oci_manifest["layers"][0]["digest"] = json!("md5:d41d8cd98f00b204e9800998ecf8427e");
+            s.sync_index();
+        }),
+        expect: Code::InvalidDigest, severity: E, at: At::Mark("manifest"),
+        also: &[Code::HardlinkTargetMissing], ..D
+    };
+    repositories_value_not_an_id: Case {
+        build: || legacy(|s| {
+            let r = s.repositories.as_mut().unwrap();
+            r["busybox"]["latest"] = json!("../../../etc");
+        }),
+        expect: Code::RepositoriesInvalid, severity: E, at: At::Member("repositories"), ..D
+    };
+    duplicate_key: Case {
+        // `"Config": A, "Config": B`: every loader reads B.
+        build: || manifest_text(&[("\"Config\":", "\"Config\":\"missing.json\",\"Config\":")]),
+        expect: Code::DuplicateKey, severity: E, at: At::Member("manifest.json"), ..D
+    };
+    duplicate_key_same_value: Case {
+        build: || manifest_text(&[
+            ("\"RepoTags\":", "\"RepoTags\":null,\"RepoTags\":"),
+            ("[\"busybox:latest\"]", "null"),
+        ]),
+        expect: Code::DuplicateKey, severity: W, at: At::Member("manifest.json"), ..D
+    };
+    duplicate_key_case_variant: Case {
+        // Go matches `config` to the `Config` field and keeps the last: docker reads the
+        // real config, a case-sensitive reader `missing.json`.
+        build: || manifest_text(&[("\"Config\":", "\"config\":\"missing.json\",\"Config\":")]),
+        expect: Code::DuplicateKey, severity: E, at: At::Member("manifest.json"),
+        also: &[Code::ManifestKeyCase], ..D
+    };
+    duplicate_key_in_config: Case {
+        build: || {
+            let mut s = DockerSave::sample();
+            let txt = String::from_utf8(s.config.clone()).unwrap()
+                .replacen("\"os\":", "\"os\":\"plan9\",\"os\":", 1);
+            s.set_config_bytes(txt.into_bytes());
+            docker_built(&s)
+        },
+        expect: Code::DuplicateKey, severity: E, at: At::Mark("config"), ..D
+    };
+    duplicate_key_in_index: Case {
+        build: || oci_members(|s, p| {
+            let txt = String::from_utf8(to_json(&s.index)).unwrap()
+                .replacen("\"schemaVersion\":", "\"SchemaVersion\":1,\"schemaVersion\":", 1);
+            p.set("index.json", txt.as_bytes());
+        }),
+        expect: Code::DuplicateKey, severity: E, at: At::Member("index.json"), ..D
+    };
+    media_type_ambiguous: Case {
+        // umoci CVE-2021-41190: a manifest that is also an index.
+        build: || oci(|s| {
+            s.oci_manifest["manifests"] = json!([]);
+            s.sync_index();
+        }),
+        expect: Code::MediaTypeAmbiguous, severity: E, at: At::Mark("manifest"), ..D
+    };
+    media_type_descriptor_disagrees: Case {
+        build: || oci(|s| { s.index["manifests"][0]["mediaType"] = json!(MEDIA_INDEX); }),
+        expect: Code::MediaTypeAmbiguous, severity: E, at: At::Mark("manifest"), ..D
     };
     config_too_large: Case {
         build: || docker(|s| {

@@ -356,6 +356,22 @@ fn walk(tree: &crate::model::oci::OciTree, skip_missing: bool) -> Option<(Option
         if !seen.insert(n) {
             continue;
         }
+        // containerd v1.6.20 `images/image.go` `validateMediaType`, on every index and
+        // manifest it reads children of.
+        if tree.nodes.get(n).is_some_and(|x| x.ambiguous.is_some()) {
+            let (expected, found) = if e.desc.is_index() {
+                ("index", "manifest")
+            } else {
+                ("manifest", "index")
+            };
+            return Some((
+                Some(Code::MediaTypeAmbiguous),
+                format!(
+                    "children: invalid desc {}: media-type: expected {expected} but found {found} ({})",
+                    e.desc.digest, e.desc.media_type
+                ),
+            ));
+        }
         match tree.nodes.get(n).map(|x| &x.kind) {
             Some(NodeKind::Missing) if skip_missing => {}
             Some(NodeKind::Missing) => {

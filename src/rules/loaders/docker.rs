@@ -343,7 +343,7 @@ fn legacy_image(
     depth: usize,
 ) -> Result<(), (Code, String)> {
     let d = String::from_utf8_lossy(dir).into_owned();
-    if run.ids.contains(&d) || depth > dirs.len() {
+    if run.has_id(&d) || depth > dirs.len() {
         return Ok(());
     }
     let json = format!("{d}/json");

@@ -126,19 +126,27 @@ pub(crate) struct Run {
     pub names: Vec<String>,
     /// Why it stopped: the finding code that decides it (if one does) and the loader's words.
     pub failure: Option<(Option<Code>, String)>,
+    /// `ids` and `names` as sets, so that recording stays linear in the images (a
+    /// `manifest.json` of 100 000 entries).
+    seen: std::collections::HashSet<(bool, String)>,
 }
 
 impl Run {
     /// Records an image (once per ID).
     pub(crate) fn loaded(&mut self, id: String) {
-        if !self.ids.contains(&id) {
+        if self.seen.insert((false, id.clone())) {
             self.ids.push(id);
         }
     }
 
+    /// Whether an image of this ID was recorded.
+    pub(crate) fn has_id(&self, id: &str) -> bool {
+        self.seen.contains(&(false, id.to_string()))
+    }
+
     /// Records a name (once).
     pub(crate) fn named(&mut self, name: String) {
-        if !self.names.contains(&name) {
+        if self.seen.insert((true, name.clone())) {
             self.names.push(name);
         }
     }

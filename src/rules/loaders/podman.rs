@@ -104,6 +104,21 @@ fn oci_archive(f: &Facts<'_>) -> Run {
     let Some(top) = tree.tops.first() else {
         return run;
     };
+    // containers/image v5.23.1 `manifest/common.go` `validateUnambiguousManifestFormat`:
+    // "rejecting ambiguous manifest, unexpected fields … in supposedly …".
+    let ambiguous = |n: Option<usize>| {
+        n.and_then(|n| tree.nodes.get(n))
+            .is_some_and(|x| x.ambiguous.is_some())
+    };
+    let refuse_ambiguous = |run: Run| {
+        run.fail(
+            Some(Code::MediaTypeAmbiguous),
+            "rejecting ambiguous manifest, unexpected fields",
+        )
+    };
+    if ambiguous(top.node) {
+        return refuse_ambiguous(run);
+    }
     // A manifest list: the host's platform is copied.
     let leaves = tree.manifests_under(0);
     let chosen = leaves.iter().find(|(d, node)| {
@@ -122,6 +137,9 @@ fn oci_archive(f: &Facts<'_>) -> Run {
             "no image found in manifest list for architecture amd64, OS linux",
         );
     };
+    if ambiguous(Some(*node)) {
+        return refuse_ambiguous(run);
+    }
     let Some(img) = f.a.images.iter().find(|i| i.oci_node == Some(*node)) else {
         return run.fail(Some(Code::OciIndexInvalid), "invalid manifest");
     };
