@@ -217,6 +217,7 @@ pub(crate) fn walk_file(
     let at = reader.pos();
     let end = rec.stopped(stopped, at, None, at)?;
     rec.obs.end = reader.end();
+    rec.end_orphans(reader.end_orphans());
     rec.obs.tar_len = at;
     drop(reader);
 

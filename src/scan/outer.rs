@@ -116,6 +116,17 @@ impl<'l> Recorder<'l> {
         }
     }
 
+    /// Records the extension headers the end of the archive left pending (they apply to no
+    /// member: Go drops them, a reader going on past the end blocks applies them to what
+    /// follows).
+    pub(crate) fn end_orphans(&mut self, orphans: &[tar::Note]) {
+        for n in orphans {
+            if let tar::Note::Orphaned { at, .. } = *n {
+                self.obs.notes.push((at, n.clone()));
+            }
+        }
+    }
+
     /// Records a header. Returns the member's index when it is a regular file whose content
     /// must be read; a limit passed is an error carrying a [`LimitHit`].
     pub(crate) fn add(&mut self, h: &tar::Header) -> io::Result<Option<usize>> {
@@ -664,6 +675,7 @@ where
     let at = reader.pos();
     let end = rec.stopped(stopped, at, current, raw_count.load(Ordering::Relaxed))?;
     rec.obs.end = reader.end();
+    rec.end_orphans(reader.end_orphans());
     rec.obs.tar_len = at;
     drop(reader);
     if end == Some(tar::End::Marker) {

@@ -985,3 +985,40 @@ fn outputs_are_never_written_over_what_is_not_a_regular_file() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// An extension header the end of the outer archive leaves pending applies to no member: Go
+/// (docker load) drops it, a reader going on past the end blocks would apply it to what
+/// follows. It is a finding at its own offset, from a stream and from a file alike.
+#[test]
+fn a_pax_header_left_at_the_end_of_the_outer_archive_is_a_finding() {
+    let s = DockerSave::sample();
+    let built = s
+        .plan()
+        .raw(
+            "PaxHeaders/end",
+            b'x',
+            &pax_records(&[("path", "manifest.json")]),
+            "",
+        )
+        .build();
+    let at = built.offset("PaxHeaders/end");
+    let dir = std::env::temp_dir().join(format!("imgtar-outer-orphan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("a.tar");
+    std::fs::write(&file, &built.bytes).unwrap();
+    for r in [
+        Reader::new().read(&built.bytes[..]).unwrap(),
+        Reader::new().open(&file).unwrap(),
+    ] {
+        let f = r
+            .findings
+            .iter()
+            .find(|f| f.code == Code::PaxDesync)
+            .unwrap_or_else(|| panic!("{:#?}", r.findings));
+        assert_eq!(f.offset, Some(at), "{f}");
+        assert_eq!(f.severity, Severity::Error, "{f}");
+        // The image before it is read as ever.
+        assert_eq!(r.archive.images.len(), 1);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
