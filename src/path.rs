@@ -302,6 +302,11 @@ pub(crate) struct Walked<Id> {
     pub escaped: bool,
     /// Links followed.
     pub hops: u32,
+    /// The first symlink followed whose target leaves the root when read outside a chroot
+    /// (an absolute target, or `..` climbing above the root): its path and target. A
+    /// chrooted walk (this one, moby's `FollowSymlinkInScope`) stays inside; an extractor
+    /// that resolves it on the host does not.
+    pub left_root: Option<(EntryPath, Vec<u8>)>,
 }
 
 /// Why a [`walk`] stopped.
@@ -340,7 +345,10 @@ pub(crate) fn walk<T: Tree>(
         via_symlink: false,
         escaped: false,
         hops: 0,
+        left_root: None,
     };
+    // The last symlink followed, to blame for a `..` that climbs above the root.
+    let mut last_link: Option<(EntryPath, Vec<u8>)> = None;
     let current = |stack: &[(usize, Option<T::Id>)]| -> Option<T::Id> {
         match stack.last() {
             Some((_, id)) => id.clone(),
@@ -353,7 +361,12 @@ pub(crate) fn walk<T: Tree>(
             b".." => {
                 match stack.pop() {
                     Some((start, _)) => done.truncate(start.saturating_sub(usize::from(start > 0))),
-                    None => out.escaped = true,
+                    None => {
+                        out.escaped = true;
+                        if out.left_root.is_none() {
+                            out.left_root = last_link.clone();
+                        }
+                    }
                 }
                 continue;
             }
@@ -394,6 +407,11 @@ pub(crate) fn walk<T: Tree>(
         }
         if !hard {
             out.via_symlink = true;
+            let link = (EntryPath(done.clone()), target.clone());
+            if target.first() == Some(&b'/') && out.left_root.is_none() {
+                out.left_root = Some(link.clone());
+            }
+            last_link = Some(link);
         }
         // Drop the link's own component; an absolute target or a hardlink starts at the root.
         done.truncate(start.saturating_sub(usize::from(start > 0)));

@@ -23,6 +23,7 @@ mod layers_prop;
 mod rules;
 mod stream;
 mod support;
+mod unpack;
 // The fuzz targets' checks are behind the `fuzzing` feature:
 // `cargo test --features fuzzing --test all fuzz_replay`.
 #[cfg(feature = "fuzzing")]
