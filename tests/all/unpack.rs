@@ -548,3 +548,101 @@ fn a_failed_unpack_leaves_its_marker() {
         .collect();
     assert_eq!(left, [layer::unpack::INCOMPLETE_MARKER]);
 }
+
+/// Every path under `dest` with its type, mode, owner and content (no link followed).
+fn tree_of(dest: &Path) -> BTreeMap<String, (u32, u32, u32, Vec<u8>)> {
+    let mut out = BTreeMap::new();
+    for e in walkdir::WalkDir::new(dest).min_depth(1).follow_links(false) {
+        let e = e.unwrap();
+        let m = e.path().symlink_metadata().unwrap();
+        let body = if m.is_file() {
+            std::fs::read(e.path()).unwrap()
+        } else if m.file_type().is_symlink() {
+            std::fs::read_link(e.path())
+                .unwrap()
+                .into_os_string()
+                .into_encoded_bytes()
+        } else {
+            Vec::new()
+        };
+        let rel = e.path().strip_prefix(dest).unwrap().display().to_string();
+        out.insert(rel, (m.mode(), m.uid(), m.gid(), body));
+    }
+    out
+}
+
+#[test]
+fn unpack_from_a_pipe_equals_unpack_from_the_file() {
+    // docker save writes manifest.json after the layers: the layer order is known only at
+    // the end of the pass, and deleted files were staged for nothing.
+    let archive =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/real/dive-docker-1.10-whiteouts.tar");
+    let tmp = tempfile::tempdir().unwrap();
+    let from_file = tmp.path().join("file");
+    layer::unpack(
+        &Reader::new(),
+        &Input::of(&archive).unwrap(),
+        &from_file,
+        &UnpackOptions::new(),
+    )
+    .unwrap();
+    let from_pipe = tmp.path().join("pipe");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_imgtar"))
+        .arg("unpack")
+        .arg("-")
+        .arg("-o")
+        .arg(&from_pipe)
+        .stdin(std::fs::File::open(&archive).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unpacked into"), "{stderr}");
+    let a = tree_of(&from_file);
+    assert!(a.len() > 400, "{}", a.len());
+    assert_eq!(a, tree_of(&from_pipe));
+    // The whiteout of a later layer removed root/example and what was under it.
+    assert!(!from_file.join("root/example").exists());
+    assert!(from_file.join("bin/busybox").exists());
+}
+
+#[test]
+fn cli_unpack_refuses_an_escaping_entry_and_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (tar, _) = archive(
+        &[
+            Plan::new().symlink("pwn", "/tmp"),
+            Plan::new().file("pwn/escaped.txt", b"x").file("ok", b"ok"),
+        ],
+        tmp.path(),
+    );
+    let dest = tmp.path().join("dest");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_imgtar"))
+        .arg("unpack")
+        .arg(&tar)
+        .arg("-o")
+        .arg(&dest)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("refused: layer 1 entry /pwn/escaped.txt"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(dest.join("ok")).unwrap(), b"ok");
+    // validate says the same, as an error finding with its place.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_imgtar"))
+        .arg("validate")
+        .arg(&tar)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("[layer-link-escape]"), "{stdout}");
+    assert!(stdout.contains("entry /pwn/escaped.txt @"), "{stdout}");
+}
