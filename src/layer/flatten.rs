@@ -426,26 +426,27 @@ impl Flattener {
         doomed.len()
     }
 
-    /// Creates the missing directories of `dir` (itself included).
+    /// Creates the missing directories of `dir` (itself included). Entries come parent
+    /// first, so the usual case is one lookup; only missing ancestors are visited.
     fn make_dirs(&mut self, st: &mut LayerState, dir: &EntryPath) {
-        let mut cur = EntryPath::default();
-        for comp in dir
-            .as_bytes()
-            .split(|&b| b == b'/')
-            .filter(|c| !c.is_empty())
-        {
-            cur = cur.join(comp);
-            if self.fs.nodes.contains_key(&cur) {
-                continue;
+        let mut missing: Vec<EntryPath> = Vec::new();
+        let mut cur = Some(dir.clone());
+        while let Some(p) = cur {
+            if p.is_root() || self.fs.nodes.contains_key(&p) {
+                break;
             }
+            cur = p.parent();
+            missing.push(p);
+        }
+        for p in missing.into_iter().rev() {
             let node = Node {
-                meta: Entry::new(cur.clone(), EntryKind::Dir, 0o755),
+                meta: Entry::new(p.clone(), EntryKind::Dir, 0o755),
                 layer: st.layer,
                 content: None,
                 inode: None,
                 implicit: true,
             };
-            self.insert(st, cur.clone(), node);
+            self.insert(st, p, node);
         }
     }
 

@@ -205,16 +205,26 @@ impl Beneath {
     /// Opens `rel` (a directory beneath the root) as a new descriptor.
     fn open(&mut self, rel: &EntryPath) -> io::Result<OwnedFd> {
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        if rel.is_root() {
-            return rustix::fs::openat(&self.root, c".", flags, Mode::empty()).map_err(io_err);
+        // Below the directory kept open, only the rest of the path is resolved (entries come
+        // in tree order): a deep tree costs one component per directory, not its depth.
+        let (base, rest): (BorrowedFd<'_>, &[u8]) = match &self.cache {
+            Some((p, fd)) if !p.is_root() && rel.starts_with(p) && rel != p => (
+                fd.as_fd(),
+                rel.as_bytes()
+                    .get(p.as_bytes().len().saturating_add(1)..)
+                    .unwrap_or_default(),
+            ),
+            _ => (self.root.as_fd(), rel.as_bytes()),
+        };
+        if rest.is_empty() {
+            return rustix::fs::openat(base, c".", flags, Mode::empty()).map_err(io_err);
         }
         if self.kernel {
             let resolve =
                 ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
             let mut tries = 0u8;
             loop {
-                match rustix::fs::openat2(&self.root, rel.as_bytes(), flags, Mode::empty(), resolve)
-                {
+                match rustix::fs::openat2(base, rest, flags, Mode::empty(), resolve) {
                     Ok(fd) => return Ok(fd),
                     // A rename elsewhere on the system raced the lookup: try again.
                     Err(rustix::io::Errno::AGAIN) if tries < 8 => tries = tries.saturating_add(1),
@@ -223,23 +233,25 @@ impl Beneath {
                         self.kernel = false;
                         break;
                     }
+                    // Longer than PATH_MAX: one component at a time has no such limit.
+                    Err(rustix::io::Errno::NAMETOOLONG) => break,
                     Err(e) => return Err(io_err(e)),
                 }
             }
         }
         let mut cur: Option<OwnedFd> = None;
-        for comp in rel.components() {
+        for comp in rest.split(|&b| b == b'/') {
             let comp = component(comp)?;
             let dir = match &cur {
                 Some(fd) => fd.as_fd(),
-                None => self.root.as_fd(),
+                None => base,
             };
             let next = rustix::fs::openat(dir, comp, flags, Mode::empty()).map_err(io_err)?;
             cur = Some(next);
         }
         match cur {
             Some(fd) => Ok(fd),
-            None => rustix::fs::openat(&self.root, c".", flags, Mode::empty()).map_err(io_err),
+            None => rustix::fs::openat(base, c".", flags, Mode::empty()).map_err(io_err),
         }
     }
 
