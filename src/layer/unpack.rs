@@ -24,8 +24,10 @@
 //! `AT_SYMLINK_NOFOLLOW` (`fchownat`, `utimensat` on symlinks): nothing is changed through a
 //! symlink, and no path is resolved again after it was checked.
 //!
-//! While it runs, `DEST` holds [`INCOMPLETE_MARKER`]; a failed unpack leaves it there (and
-//! removes its staging files), so a half-written tree is never mistaken for a finished one.
+//! While it runs, `DEST` holds [`INCOMPLETE_MARKER`]; a failure while writing the tree leaves
+//! it there (and removes the staging files), so a half-written tree is never mistaken for a
+//! finished one. A failure before anything of the image is written (no such image, a damaged
+//! layer) leaves `DEST` as it was: empty, or removed when [`unpack`] created it.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -271,12 +273,13 @@ impl Beneath {
     }
 }
 
-/// Opens (creating it when missing) an empty destination directory.
-fn open_dest(dest: &Path) -> Result<OwnedFd, UnpackError> {
+/// Opens (creating it when missing: the flag says so) an empty destination directory.
+fn open_dest(dest: &Path) -> Result<(OwnedFd, bool), UnpackError> {
     let bad = |reason: String| UnpackError::Dest {
         path: dest.to_path_buf(),
         reason,
     };
+    let mut created = false;
     match std::fs::symlink_metadata(dest) {
         Ok(m) if m.file_type().is_symlink() => {
             return Err(bad("is a symbolic link; name the directory itself".into()))
@@ -292,6 +295,7 @@ fn open_dest(dest: &Path) -> Result<OwnedFd, UnpackError> {
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             std::fs::create_dir(dest).map_err(|e| bad(format!("cannot be created: {e}")))?;
+            created = true;
         }
         Err(e) => return Err(bad(e.to_string())),
     }
@@ -301,6 +305,7 @@ fn open_dest(dest: &Path) -> Result<OwnedFd, UnpackError> {
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::empty(),
     )
+    .map(|fd| (fd, created))
     .map_err(|e| bad(format!("cannot be opened: {e}")))
 }
 
@@ -328,7 +333,7 @@ pub fn unpack(
     dest: &Path,
     options: &UnpackOptions,
 ) -> Result<Unpacked, UnpackError> {
-    let root = open_dest(dest)?;
+    let (root, created) = open_dest(dest)?;
     {
         let mut marker = create_file(root.as_fd(), INCOMPLETE_MARKER.as_bytes())
             .map_err(werr(INCOMPLETE_MARKER))?;
@@ -361,7 +366,19 @@ pub fn unpack(
     }
     drop(stage);
     let removed = rustix::fs::unlinkat(&root, STAGING, AtFlags::REMOVEDIR);
-    let done = result?;
+    let done = match result {
+        Ok(d) => d,
+        // Nothing of the image was written yet (the archive did not give it): DEST is left as
+        // it was, empty, or removed when this call created it.
+        Err(e) if !matches!(e, UnpackError::Write { .. }) && removed.is_ok() => {
+            if rustix::fs::unlinkat(&root, INCOMPLETE_MARKER, AtFlags::empty()).is_ok() && created {
+                drop(root);
+                let _ = std::fs::remove_dir(dest);
+            }
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
     removed.map_err(|e| UnpackError::Write {
         path: STAGING.into(),
         source: io_err(e),

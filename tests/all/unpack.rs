@@ -519,15 +519,30 @@ fn unpack_refuses_a_destination_that_is_not_new_or_empty() {
 }
 
 #[test]
-fn a_failed_unpack_leaves_its_marker() {
+fn a_failed_unpack_leaves_its_marker_or_dest_as_it_was() {
     let tmp = tempfile::tempdir().unwrap();
-    // A layer cut short: the archive reads, the image cannot be applied.
+    // A layer cut short: the archive reads, the image cannot be applied; nothing of it was
+    // written, so DEST is removed (unpack made it) or left empty (it was there).
     let mut layer = Plan::new().file("a", &[7u8; 4096]).build().bytes;
     layer.truncate(1024);
-    let img = Image::new(vec![layer]);
     let tar = tmp.path().join("cut.tar");
-    std::fs::write(&tar, DockerSave::new(img).build().bytes).unwrap();
+    std::fs::write(&tar, DockerSave::new(Image::new(vec![layer])).build().bytes).unwrap();
+    let input = Input::of(&tar).unwrap();
     let dest = tmp.path().join("dest");
+    let e = layer::unpack(&Reader::new(), &input, &dest, &UnpackOptions::new()).unwrap_err();
+    assert!(matches!(e, layer::UnpackError::Damaged(_)), "{e}");
+    assert!(!dest.exists());
+    std::fs::create_dir(&dest).unwrap();
+    layer::unpack(&Reader::new(), &input, &dest, &UnpackOptions::new()).unwrap_err();
+    assert_eq!(std::fs::read_dir(&dest).unwrap().count(), 0);
+    // A name the filesystem refuses (a component over NAME_MAX): the tree is half-written
+    // and the marker says so; the staging files are gone.
+    let long = format!("a/{}", "x".repeat(300));
+    let (tar, _) = archive(
+        &[Plan::new().file("a/first", b"1").file(&long, b"2")],
+        tmp.path(),
+    );
+    let dest = tmp.path().join("half");
     let e = layer::unpack(
         &Reader::new(),
         &Input::of(&tar).unwrap(),
@@ -535,18 +550,13 @@ fn a_failed_unpack_leaves_its_marker() {
         &UnpackOptions::new(),
     )
     .unwrap_err();
-    assert!(
-        matches!(
-            e,
-            layer::UnpackError::Damaged(_) | layer::UnpackError::Flatten(_)
-        ),
-        "{e}"
-    );
-    let left: Vec<_> = std::fs::read_dir(&dest)
+    assert!(matches!(e, layer::UnpackError::Write { .. }), "{e}");
+    let mut left: Vec<_> = std::fs::read_dir(&dest)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert_eq!(left, [layer::unpack::INCOMPLETE_MARKER]);
+    left.sort();
+    assert_eq!(left, [layer::unpack::INCOMPLETE_MARKER, "a"]);
 }
 
 /// Every path under `dest` with its type, mode, owner and content (no link followed).

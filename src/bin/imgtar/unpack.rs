@@ -12,7 +12,8 @@ pub struct Args {
     #[command(flatten)]
     target: Target,
     /// The directory to write the filesystem into: it must not exist (its parent must) or be
-    /// empty. While unpack runs it holds `.imgtar-unpack-incomplete`, left there on failure.
+    /// empty. While unpack runs it holds `.imgtar-unpack-incomplete`, left there when writing
+    /// fails.
     #[arg(short, long, value_name = "DEST")]
     output: PathBuf,
 }
@@ -32,7 +33,12 @@ pub fn run(args: Args) -> crate::Outcome {
     let reader = Reader::new().progress(move |n| bar.set_position(n));
     let done = unpack(&reader, &input, &args.output, &options);
     pb.finish_and_clear();
-    let done = done?;
+    let done = match done {
+        Ok(d) => d,
+        // `No such image` exits 1, as for every command.
+        Err(imgtar::layer::UnpackError::Select(e)) => return Err(e.into()),
+        Err(e) => return Err(e.into()),
+    };
     args::tell(&done.report, false);
     for issue in &done.refused {
         eprintln!("imgtar: refused: {}", render::clean(&issue.to_string()));
