@@ -583,7 +583,15 @@ fn read_and_build(
     // Metadata, children before their directory (a directory's mode may forbid writing in
     // it, and creating in it changes its mtime).
     let mut meta = MetaStats::default();
+    // One inode's metadata once: its other names would reopen a file whose final mode may
+    // no longer let an unprivileged user read it.
+    let mut inodes_done: std::collections::HashSet<u64> = std::collections::HashSet::new();
     for (path, node) in created.iter().rev() {
+        if let Some(i) = node.inode {
+            if !inodes_done.insert(i) {
+                continue;
+            }
+        }
         set_meta(&mut b, path, node, root_user, &mut meta)
             .map_err(werr(&path.to_string_lossy()))?;
     }

@@ -656,3 +656,63 @@ fn cli_unpack_refuses_an_escaping_entry_and_says_so() {
     assert!(stdout.contains("[layer-link-escape]"), "{stdout}");
     assert!(stdout.contains("entry /pwn/escaped.txt @"), "{stdout}");
 }
+
+#[test]
+fn unpack_as_an_unprivileged_user_keeps_modes_and_lists_what_it_skipped() {
+    if !Path::new("/usr/bin/setpriv").exists() || !rustix_is_root() {
+        crate::harness::skipped(
+            "unpack rootless (crafted)",
+            "needs root and setpriv to become an unprivileged user",
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = tmp.path().join("imgtar");
+    std::fs::copy(env!("CARGO_BIN_EXE_imgtar"), &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut p = Plan::new()
+        .file("secret", b"s")
+        .hardlink("secret-link", "secret")
+        .dir("ro/")
+        .file("ro/inside", b"i")
+        .raw("dev/null", b'3', b"", "")
+        .raw("dev/sda", b'4', b"", "");
+    p.get_mut("secret").mode = 0o000;
+    p.get_mut("ro/").mode = 0o555;
+    let (tar, _) = archive(&[p], tmp.path());
+    std::fs::set_permissions(&tar, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let work = tmp.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    std::os::unix::fs::chown(&work, Some(65534), Some(65534)).unwrap();
+    let dest = work.join("dest");
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&bin)
+        .arg("unpack")
+        .arg(&tar)
+        .arg("-o")
+        .arg(&dest)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        stderr
+            .matches("warning: not running as root: the ownership")
+            .count(),
+        1,
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("2 device nodes were not created: /dev/null, /dev/sda"),
+        "{stderr}"
+    );
+    let meta = |p: &str| std::fs::symlink_metadata(dest.join(p)).unwrap();
+    assert_eq!(meta("secret").permissions().mode() & 0o7777, 0o000);
+    assert_eq!(meta("secret").ino(), meta("secret-link").ino());
+    assert_eq!(meta("ro").permissions().mode() & 0o7777, 0o555);
+    assert_eq!(meta("ro/inside").uid(), 65534);
+    assert!(!dest.join("dev/null").exists());
+    assert!(meta("dev").is_dir());
+}
