@@ -215,11 +215,28 @@ fn rank(b: u8) -> u16 {
 }
 
 impl Ord for EntryPath {
+    /// Bytes compared with `/` lowest. Paths in a map share long prefixes, so the common
+    /// prefix is skipped by slice comparisons (`memcmp`) before the first differing byte is
+    /// ranked.
     fn cmp(&self, other: &Self) -> Ordering {
-        self.0
-            .iter()
-            .map(|&b| rank(b))
-            .cmp(other.0.iter().map(|&b| rank(b)))
+        let (a, b) = (self.0.as_slice(), other.0.as_slice());
+        let n = a.len().min(b.len());
+        let mut i = 0usize;
+        while i < n {
+            let end = i.saturating_add(64).min(n);
+            if a.get(i..end) == b.get(i..end) {
+                i = end;
+                continue;
+            }
+            for j in i..end {
+                let (x, y) = (a.get(j).copied(), b.get(j).copied());
+                if x != y {
+                    return x.map(rank).cmp(&y.map(rank));
+                }
+            }
+            i = end;
+        }
+        a.len().cmp(&b.len())
     }
 }
 
@@ -498,6 +515,42 @@ mod tests {
                 Some((true, _)) => Kind::Dir,
                 Some((false, Some(t))) => Kind::Symlink(t),
                 _ => Kind::Other,
+            }
+        }
+    }
+
+    #[test]
+    fn order_is_bytes_with_slash_lowest() {
+        let old = |a: &EntryPath, b: &EntryPath| {
+            a.0.iter()
+                .map(|&x| rank(x))
+                .cmp(b.0.iter().map(|&x| rank(x)))
+        };
+        let long = "d/".repeat(100);
+        let names: Vec<EntryPath> = [
+            "",
+            "a",
+            "a/b",
+            "a-b",
+            "a/b/c",
+            "ab",
+            "a0",
+            "b",
+            "\u{ff}",
+            "a/\x00",
+            "a/\x2e",
+            &format!("{long}x"),
+            &format!("{long}x/y"),
+            &format!("{long}x-y"),
+            &long.clone(),
+            &format!("{long}w"),
+        ]
+        .iter()
+        .map(|s| EntryPath(s.as_bytes().to_vec()))
+        .collect();
+        for a in &names {
+            for b in &names {
+                assert_eq!(a.cmp(b), old(a, b), "{a:?} {b:?}");
             }
         }
     }

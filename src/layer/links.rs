@@ -13,6 +13,7 @@ use crate::layer::changes::IssueKind;
 use crate::layer::flatten::FlattenOptions;
 use crate::layer::image::flatten_image;
 use crate::read::{Reader, Report};
+use crate::scan::entry::Record;
 
 /// The finding code of a flattening note about links, if it is one.
 pub(crate) fn code_of(kind: IssueKind) -> Option<Code> {
@@ -22,6 +23,44 @@ pub(crate) fn code_of(kind: IssueKind) -> Option<Code> {
         IssueKind::RootNotDirectory => Code::LayerRootNotDirectory,
         IssueKind::WhiteoutThroughSymlink => Code::WhiteoutThroughSymlink,
         _ => return None,
+    })
+}
+
+/// The entry at header offset `offset` of a layer, named as the layer names it (cleaned):
+/// the whiteout or opaque marker itself rather than what it deletes, `.` for the root.
+fn entry_name(
+    archive: &crate::model::Archive,
+    n: usize,
+    layer: &crate::model::Layer,
+    offset: u64,
+) -> Option<String> {
+    use crate::whiteout::{OPAQUE, WHITEOUT_PREFIX};
+    let records = crate::layer::image::layer_records(archive, n, layer).ok()?;
+    let offset_of = |r: &Record| match r {
+        Record::Entry(e) | Record::Aufs(e) => e.offset,
+        Record::Whiteout { offset, .. }
+        | Record::Opaque { offset, .. }
+        | Record::InvalidWhiteout { offset, .. } => *offset,
+    };
+    let i = records
+        .records
+        .binary_search_by(|r| offset_of(r).cmp(&offset))
+        .ok()?;
+    let path = match records.records.get(i)? {
+        Record::Entry(e) | Record::Aufs(e) => e.path.clone(),
+        Record::Whiteout { target, .. } => {
+            let wh = [WHITEOUT_PREFIX.as_bytes(), target.file_name()].concat();
+            target.parent().unwrap_or_default().join(&wh)
+        }
+        Record::Opaque { dir, .. } => dir.join(OPAQUE.as_bytes()),
+        Record::InvalidWhiteout { dir, name, .. } => {
+            dir.join(&[WHITEOUT_PREFIX.as_bytes(), name].concat())
+        }
+    };
+    Some(if path.is_root() {
+        ".".to_string()
+    } else {
+        path.to_string_lossy().into_owned()
     })
 }
 
@@ -89,9 +128,11 @@ pub fn check_links(reader: &Reader, report: &mut Report) {
                 }
                 continue;
             }
+            let name = entry_name(archive, issue.layer, layer, issue.offset)
+                .unwrap_or_else(|| issue.path.to_string_lossy().into_owned());
             let mut f = Finding::new(code, format!("layer {}: {}", issue.layer, issue.message))
                 .at(member.path.to_string_lossy(), member.offset)
-                .in_entry(issue.path.to_string(), issue.offset);
+                .in_entry(name, issue.offset);
             f.image = Some(n);
             f.layer = Some(issue.layer);
             if reader.is_strict() && f.severity == Severity::Warning {

@@ -99,7 +99,7 @@ fn cases(canary: &str) -> Vec<Case> {
             finding: Some((
                 Code::LayerLinkEscape,
                 1,
-                "/pwn/escaped.txt",
+                "pwn/escaped.txt",
                 "pwn/escaped.txt",
             )),
             refused: true,
@@ -113,7 +113,7 @@ fn cases(canary: &str) -> Vec<Case> {
             finding: Some((
                 Code::LayerLinkEscape,
                 0,
-                "/pwn/escaped.txt",
+                "pwn/escaped.txt",
                 "pwn/escaped.txt",
             )),
             refused: true,
@@ -125,7 +125,7 @@ fn cases(canary: &str) -> Vec<Case> {
                 Plan::new().symlink("etc", "/etc"),
                 Plan::new().file("etc/passwd", b"root::0:0::/:/bin/sh\n"),
             ],
-            finding: Some((Code::LayerLinkLoop, 1, "/etc/passwd", "etc/passwd")),
+            finding: Some((Code::LayerLinkLoop, 1, "etc/passwd", "etc/passwd")),
             refused: true,
             absent: &["etc/passwd"],
         },
@@ -135,7 +135,7 @@ fn cases(canary: &str) -> Vec<Case> {
                 Plan::new().symlink("x", "../../../.."),
                 Plan::new().file("x/y", b"y"),
             ],
-            finding: Some((Code::LayerLinkEscape, 1, "/x/y", "x/y")),
+            finding: Some((Code::LayerLinkEscape, 1, "x/y", "x/y")),
             refused: true,
             absent: &["y", "x/y"],
         },
@@ -146,21 +146,21 @@ fn cases(canary: &str) -> Vec<Case> {
                 Plan::new().symlink("d/s2", "../../canary-dir"),
                 Plan::new().file("d/s1/f", b"f"),
             ],
-            finding: Some((Code::LayerLinkEscape, 2, "/d/s1/f", "d/s1/f")),
+            finding: Some((Code::LayerLinkEscape, 2, "d/s1/f", "d/s1/f")),
             refused: true,
             absent: &["canary-dir/f", "d/s1/f"],
         },
         Case {
             name: "`.` as a symlink (umoci CVE-2021-29136)",
             layers: vec![Plan::new().symlink(".", canary).file("evil", b"e")],
-            finding: Some((Code::LayerRootNotDirectory, 0, "/", ".")),
+            finding: Some((Code::LayerRootNotDirectory, 0, ".", ".")),
             refused: true,
             absent: &[],
         },
         Case {
             name: "`/` as a symlink",
             layers: vec![Plan::new().symlink("/", "/tmp").file("evil", b"e")],
-            finding: Some((Code::LayerRootNotDirectory, 0, "/", "/")),
+            finding: Some((Code::LayerRootNotDirectory, 0, ".", "/")),
             refused: true,
             absent: &[],
         },
@@ -170,14 +170,14 @@ fn cases(canary: &str) -> Vec<Case> {
                 Plan::new().symlink("a", "b").symlink("b", "a"),
                 Plan::new().file("a/f", b"f"),
             ],
-            finding: Some((Code::LayerLinkLoop, 1, "/a/f", "a/f")),
+            finding: Some((Code::LayerLinkLoop, 1, "a/f", "a/f")),
             refused: true,
             absent: &["a/f", "b/f"],
         },
         Case {
             name: "300-link chain",
             layers: vec![chain, Plan::new().file("l0/f", b"f")],
-            finding: Some((Code::LayerLinkLoop, 1, "/l0/f", "l0/f")),
+            finding: Some((Code::LayerLinkLoop, 1, "l0/f", "l0/f")),
             refused: true,
             absent: &["d/f"],
         },
@@ -190,7 +190,7 @@ fn cases(canary: &str) -> Vec<Case> {
             finding: Some((
                 Code::WhiteoutThroughSymlink,
                 1,
-                "/lnk/victim",
+                "lnk/.wh.victim",
                 "lnk/.wh.victim",
             )),
             refused: false,
@@ -202,7 +202,12 @@ fn cases(canary: &str) -> Vec<Case> {
                 Plan::new().file("real/a", b"a").symlink("lnk", "real"),
                 Plan::new().file("lnk/.wh..wh..opq", b""),
             ],
-            finding: Some((Code::WhiteoutThroughSymlink, 1, "/lnk", "lnk/.wh..wh..opq")),
+            finding: Some((
+                Code::WhiteoutThroughSymlink,
+                1,
+                "lnk/.wh..wh..opq",
+                "lnk/.wh..wh..opq",
+            )),
             refused: false,
             absent: &["real/a"],
         },
@@ -212,7 +217,7 @@ fn cases(canary: &str) -> Vec<Case> {
                 Plan::new().file("etc/passwd", b"p").symlink("esc", "/etc"),
                 Plan::new().file("esc/.wh.passwd", b""),
             ],
-            finding: Some((Code::LayerLinkEscape, 1, "/esc/passwd", "esc/.wh.passwd")),
+            finding: Some((Code::LayerLinkEscape, 1, "esc/.wh.passwd", "esc/.wh.passwd")),
             refused: true,
             absent: &[],
         },
@@ -225,7 +230,7 @@ fn cases(canary: &str) -> Vec<Case> {
                     &format!("h/{}", canary.rsplit_once('/').unwrap().1),
                 ),
             ],
-            finding: Some((Code::LayerLinkEscape, 1, "/stolen", "stolen")),
+            finding: Some((Code::LayerLinkEscape, 1, "stolen", "stolen")),
             refused: true,
             absent: &["stolen"],
         },
@@ -654,7 +659,7 @@ fn cli_unpack_refuses_an_escaping_entry_and_says_so() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("[layer-link-escape]"), "{stdout}");
-    assert!(stdout.contains("entry /pwn/escaped.txt @"), "{stdout}");
+    assert!(stdout.contains("entry pwn/escaped.txt @"), "{stdout}");
 }
 
 #[test]
