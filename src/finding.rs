@@ -296,6 +296,22 @@ codes! {
     /// readers disagree on what it is (OCI image-spec GHSA-77vh-xpmg-72qh, umoci
     /// CVE-2021-41190; containerd 1.6 `images.validateMediaType` refuses it).
     MediaTypeAmbiguous = "media-type-ambiguous", Error, Some(31);
+    /// R3 (layers): an entry's directory, a hardlink's target or a whiteout's directory goes
+    /// through a symlink (of its layer or a lower one) that leaves the root when resolved on
+    /// the host: an absolute target or `..` above the root (`pwn -> /tmp` then
+    /// `pwn/escaped.txt`, crazy-max/undock#460; moby/go-archive GHSA-hfg8-hc9c-6c3h). A
+    /// chrooted extractor keeps it inside the root; `imgtar unpack` refuses it.
+    LayerLinkEscape = "layer-link-escape", Error, Some(3);
+    /// R3 (layers): the symlinks on an entry's directory path loop or chain past
+    /// `Limits::max_link_depth` (`etc -> /etc` then `etc/passwd`); extraction fails there.
+    LayerLinkLoop = "layer-link-loop", Error, Some(3);
+    /// R3 (layers): the root entry (`.` or `/`) is a symlink or anything but a directory
+    /// (umoci CVE-2021-29136); refused.
+    LayerRootNotDirectory = "layer-root-not-directory", Error, Some(3);
+    /// R3 (layers): a whiteout or opaque marker whose directory goes through a symlink inside
+    /// the root: it deletes what the link points at, and extractors that resolve it on the
+    /// host delete there.
+    WhiteoutThroughSymlink = "whiteout-through-symlink", Warning, Some(3);
     /// Reading stopped at a `Limits` bound (`max_decompressed_bytes`, or
     /// `max_decompression_ratio`: a decompression bomb; `max_members`, `max_path_bytes`);
     /// what lies beyond it is not checked.

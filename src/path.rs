@@ -215,6 +215,9 @@ fn rank(b: u8) -> u16 {
 }
 
 impl Ord for EntryPath {
+    /// Bytes compared with `/` lowest. Paths in a map share long prefixes, so the common
+    /// prefix is skipped by slice comparisons (`memcmp`) before the first differing byte is
+    /// ranked.
     fn cmp(&self, other: &Self) -> Ordering {
         let (a, b) = (self.0.as_slice(), other.0.as_slice());
         let at = common_prefix(a, b);
@@ -326,6 +329,11 @@ pub(crate) struct Walked<Id> {
     pub escaped: bool,
     /// Links followed.
     pub hops: u32,
+    /// The first symlink followed whose target leaves the root when read outside a chroot
+    /// (an absolute target, or `..` climbing above the root): its path and target. A
+    /// chrooted walk (this one, moby's `FollowSymlinkInScope`) stays inside; an extractor
+    /// that resolves it on the host does not.
+    pub left_root: Option<(EntryPath, Vec<u8>)>,
 }
 
 /// Why a [`walk`] stopped.
@@ -364,7 +372,10 @@ pub(crate) fn walk<T: Tree>(
         via_symlink: false,
         escaped: false,
         hops: 0,
+        left_root: None,
     };
+    // The last symlink followed, to blame for a `..` that climbs above the root.
+    let mut last_link: Option<(EntryPath, Vec<u8>)> = None;
     let current = |stack: &[(usize, Option<T::Id>)]| -> Option<T::Id> {
         match stack.last() {
             Some((_, id)) => id.clone(),
@@ -377,7 +388,12 @@ pub(crate) fn walk<T: Tree>(
             b".." => {
                 match stack.pop() {
                     Some((start, _)) => done.truncate(start.saturating_sub(usize::from(start > 0))),
-                    None => out.escaped = true,
+                    None => {
+                        out.escaped = true;
+                        if out.left_root.is_none() {
+                            out.left_root = last_link.clone();
+                        }
+                    }
                 }
                 continue;
             }
@@ -418,6 +434,11 @@ pub(crate) fn walk<T: Tree>(
         }
         if !hard {
             out.via_symlink = true;
+            let link = (EntryPath(done.clone()), target.clone());
+            if target.first() == Some(&b'/') && out.left_root.is_none() {
+                out.left_root = Some(link.clone());
+            }
+            last_link = Some(link);
         }
         // Drop the link's own component; an absolute target or a hardlink starts at the root.
         done.truncate(start.saturating_sub(usize::from(start > 0)));
@@ -530,6 +551,42 @@ mod tests {
                 Some((true, _)) => Kind::Dir,
                 Some((false, Some(t))) => Kind::Symlink(t),
                 _ => Kind::Other,
+            }
+        }
+    }
+
+    #[test]
+    fn order_is_bytes_with_slash_lowest() {
+        let old = |a: &EntryPath, b: &EntryPath| {
+            a.0.iter()
+                .map(|&x| rank(x))
+                .cmp(b.0.iter().map(|&x| rank(x)))
+        };
+        let long = "d/".repeat(100);
+        let names: Vec<EntryPath> = [
+            "",
+            "a",
+            "a/b",
+            "a-b",
+            "a/b/c",
+            "ab",
+            "a0",
+            "b",
+            "\u{ff}",
+            "a/\x00",
+            "a/\x2e",
+            &format!("{long}x"),
+            &format!("{long}x/y"),
+            &format!("{long}x-y"),
+            &long.clone(),
+            &format!("{long}w"),
+        ]
+        .iter()
+        .map(|s| EntryPath(s.as_bytes().to_vec()))
+        .collect();
+        for a in &names {
+            for b in &names {
+                assert_eq!(a.cmp(b), old(a, b), "{a:?} {b:?}");
             }
         }
     }

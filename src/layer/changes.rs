@@ -125,6 +125,17 @@ pub enum IssueKind {
     ParentNotDirectory,
     /// Symlinks in the entry's directory path loop or chain past the link limit.
     SymlinkLoop,
+    /// The entry's directory path (or a hardlink's target, or a whiteout's or opaque
+    /// marker's directory) goes through a symlink that leaves the root when resolved outside
+    /// a chroot: an absolute target, or `..` climbing above the root (`pwn -> /tmp` then
+    /// `pwn/escaped.txt`). A chrooted extractor lands it inside the root; an extractor that
+    /// resolves it on the host writes outside. Kept inside the root, or refused with
+    /// [`FlattenOptions::refuse_escapes`](crate::layer::FlattenOptions).
+    LinkEscape,
+    /// A whiteout or opaque marker whose directory goes through a symlink (inside the root).
+    WhiteoutThroughSymlink,
+    /// The root entry (`.`, `/`) is not a directory (umoci CVE-2021-29136); refused.
+    RootNotDirectory,
     /// A hardlink's target is not present when the hardlink is applied; skipped.
     HardlinkTargetMissing,
     /// A hardlink names a directory (extraction fails); skipped.

@@ -59,19 +59,6 @@ pub enum ContentError {
     },
 }
 
-fn kind_name(kind: &EntryKind) -> &'static str {
-    match kind {
-        EntryKind::File => "regular file",
-        EntryKind::Dir => "directory",
-        EntryKind::Symlink { .. } => "symbolic link",
-        EntryKind::Hardlink { .. } => "hard link",
-        EntryKind::Char { .. } => "character device",
-        EntryKind::Block { .. } => "block device",
-        EntryKind::Fifo => "FIFO",
-        EntryKind::Other { .. } => "special file",
-    }
-}
-
 /// The entries a set of content references needs, by member, with the first pass's digests.
 fn plan(
     archive: &Archive,
@@ -143,7 +130,7 @@ where
 }
 
 /// Copies exactly `size` bytes of `r` to `out`; fewer is an error (a truncated entry).
-fn copy_exact(r: &mut dyn Read, size: u64, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn copy_exact(r: &mut dyn Read, size: u64, out: &mut dyn Write) -> io::Result<()> {
     let mut body = ExactBody::new(r, size);
     let mut buf = vec![0u8; 64 << 10];
     loop {
@@ -161,10 +148,10 @@ fn copy_exact(r: &mut dyn Read, size: u64, out: &mut dyn Write) -> io::Result<()
 /// Marks an output failure inside the content pass's error chain.
 #[derive(Debug, thiserror::Error)]
 #[error("writing the output failed")]
-struct WriteFailed(#[source] io::Error);
+pub(crate) struct WriteFailed(#[source] pub(crate) io::Error);
 
 /// The output's failure, if that is why the pass stopped.
-fn output_error(e: crate::Error) -> ContentError {
+pub(crate) fn output_error(e: crate::Error) -> ContentError {
     if let crate::Error::Visit { source, .. } = e {
         if source.get_ref().is_some_and(|x| x.is::<WriteFailed>()) {
             let inner = source
@@ -196,7 +183,7 @@ pub fn cat(
     let Some(content) = node.content.filter(|_| node.meta.kind == EntryKind::File) else {
         return Err(ContentError::NotAFile {
             path: real,
-            what: kind_name(&node.meta.kind),
+            what: crate::layer::flatten::kind_word(&node.meta.kind),
         });
     };
     let size = node.meta.size;

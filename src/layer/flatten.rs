@@ -52,6 +52,11 @@ pub struct FlattenOptions {
     pub semantics: Semantics,
     /// Most symlinks followed while resolving one path. Default: 255, as moby.
     pub max_link_depth: u32,
+    /// Refuse (skip, with an [`IssueKind::LinkEscape`] note) every entry, hardlink,
+    /// whiteout and opaque marker whose path goes through a symlink that leaves the root
+    /// when read outside a chroot, instead of landing it inside the root as a chrooted
+    /// extractor (moby) does. Default: `false`; [`unpack`](crate::layer::unpack) sets it.
+    pub refuse_escapes: bool,
 }
 
 impl Default for FlattenOptions {
@@ -59,6 +64,7 @@ impl Default for FlattenOptions {
         FlattenOptions {
             semantics: Semantics::Oci,
             max_link_depth: crate::Limits::DEFAULT_MAX_LINK_DEPTH,
+            refuse_escapes: false,
         }
     }
 }
@@ -155,6 +161,8 @@ struct Walked {
     path: EntryPath,
     /// A symlink was followed.
     via_symlink: bool,
+    /// The first symlink followed that leaves the root outside a chroot: path, target.
+    left_root: Option<(EntryPath, Vec<u8>)>,
 }
 
 impl FlatFs {
@@ -218,6 +226,7 @@ impl FlatFs {
         Ok(Walked {
             path: w.path,
             via_symlink: w.via_symlink,
+            left_root: w.left_root,
         })
     }
 }
@@ -417,18 +426,19 @@ impl Flattener {
         doomed.len()
     }
 
-    /// Creates the missing directories of `dir` (itself included).
+    /// Creates the missing directories of `dir` (itself included). Entries come parent
+    /// first, so the usual case is one lookup; only missing ancestors are visited.
     fn make_dirs(&mut self, st: &mut LayerState, dir: &EntryPath) {
-        let mut cur = EntryPath::default();
-        for comp in dir
-            .as_bytes()
-            .split(|&b| b == b'/')
-            .filter(|c| !c.is_empty())
-        {
-            cur = cur.join(comp);
-            if self.fs.nodes.contains_key(&cur) {
-                continue;
+        let mut missing: Vec<EntryPath> = Vec::new();
+        let mut cur = Some(dir.clone());
+        while let Some(p) = cur {
+            if p.is_root() || self.fs.nodes.contains_key(&p) {
+                break;
             }
+            cur = p.parent();
+            missing.push(p);
+        }
+        for p in missing.into_iter().rev() {
             // moby's `UnpackLayer` creates a missing parent with mode 0600 (v20.10.24
             // `pkg/archive/diff.go`, `system.MkdirAll(parentPath, 0600)`; `docker export`
             // agrees, `tests/all/engine_daemon.rs`).
@@ -437,13 +447,13 @@ impl Flattener {
                 Semantics::Oci => 0o755,
             };
             let node = Node {
-                meta: Entry::new(cur.clone(), EntryKind::Dir, mode),
+                meta: Entry::new(p.clone(), EntryKind::Dir, mode),
                 layer: st.layer,
                 content: None,
                 inode: None,
                 implicit: true,
             };
-            self.insert(st, cur.clone(), node);
+            self.insert(st, p, node);
         }
     }
 
@@ -456,10 +466,40 @@ impl Flattener {
         entry: &EntryPath,
         offset: u64,
         create: bool,
+        marker: bool,
     ) -> Option<EntryPath> {
         match self.fs.walk(dir, true) {
             Ok(w) => {
-                if w.via_symlink {
+                if let Some((link, target)) = &w.left_root {
+                    let refused = self.options.refuse_escapes;
+                    st.note(
+                        IssueKind::LinkEscape,
+                        entry,
+                        offset,
+                        format!(
+                            "its directory {dir} goes through the symlink {link} -> {:?}, which leaves the root outside a chroot; {}",
+                            String::from_utf8_lossy(target),
+                            if refused {
+                                "refused".to_string()
+                            } else {
+                                format!("kept inside the root at {}", w.path)
+                            }
+                        ),
+                    );
+                    if refused {
+                        return None;
+                    }
+                } else if w.via_symlink && marker {
+                    st.note(
+                        IssueKind::WhiteoutThroughSymlink,
+                        entry,
+                        offset,
+                        format!(
+                            "a whiteout or opaque marker whose directory {dir} goes through a symlink: it applies to {} (extractors that resolve it on the host delete there)",
+                            w.path
+                        ),
+                    );
+                } else if w.via_symlink {
                     st.note(
                         IssueKind::ThroughSymlink,
                         entry,
@@ -503,7 +543,20 @@ impl Flattener {
 
     fn entry(&mut self, st: &mut LayerState, e: &Entry) {
         if e.path.is_root() {
-            // `./` entries (kaniko, GNU tar) describe the root, which is not a path here.
+            // `./` entries (kaniko, GNU tar) describe the root, which is not a path here. A
+            // root that is anything but a directory (`.` or `/` as a symlink: umoci
+            // CVE-2021-29136) is refused.
+            if !e.kind.is_dir() {
+                st.note(
+                    IssueKind::RootNotDirectory,
+                    &e.path,
+                    e.offset,
+                    format!(
+                        "the root entry is a {}, not a directory; refused",
+                        kind_word(&e.kind)
+                    ),
+                );
+            }
             return;
         }
         if let EntryKind::Other { typeflag } = e.kind {
@@ -519,7 +572,7 @@ impl Flattener {
             return;
         }
         let parent = e.path.parent().unwrap_or_default();
-        let Some(dir) = self.prepare_dir(st, &parent, &e.path, e.offset, true) else {
+        let Some(dir) = self.prepare_dir(st, &parent, &e.path, e.offset, true, false) else {
             return;
         };
         let path = dir.join(e.path.file_name());
@@ -580,10 +633,24 @@ impl Flattener {
             return Some(node);
         }
         let parent = target.parent().unwrap_or_default();
-        let found = self
-            .fs
-            .walk(&parent, true)
-            .ok()
+        let walked = self.fs.walk(&parent, true).ok();
+        if let Some((link, to)) = walked.as_ref().and_then(|w| w.left_root.as_ref()) {
+            let refused = self.options.refuse_escapes;
+            st.note(
+                IssueKind::LinkEscape,
+                &e.path,
+                e.offset,
+                format!(
+                    "hardlink to {target}, through the symlink {link} -> {:?}, which leaves the root outside a chroot{}",
+                    String::from_utf8_lossy(to),
+                    if refused { "; refused" } else { "" }
+                ),
+            );
+            if refused {
+                return None;
+            }
+        }
+        let found = walked
             .map(|w| w.path.join(target.file_name()))
             .and_then(|p| self.fs.nodes.get(&p));
         match found {
@@ -636,7 +703,7 @@ impl Flattener {
     fn whiteout(&mut self, st: &mut LayerState, target: &EntryPath, offset: u64) {
         let dir = target.parent().unwrap_or_default();
         let docker = self.docker();
-        let Some(dir) = self.prepare_dir(st, &dir, target, offset, docker) else {
+        let Some(dir) = self.prepare_dir(st, &dir, target, offset, docker, true) else {
             return;
         };
         let path = dir.join(target.file_name());
@@ -653,7 +720,7 @@ impl Flattener {
     fn opaque(&mut self, st: &mut LayerState, dir: &EntryPath, offset: u64) {
         st.opaque.push(dir.clone());
         let docker = self.docker();
-        let Some(real) = self.prepare_dir(st, dir, dir, offset, docker) else {
+        let Some(real) = self.prepare_dir(st, dir, dir, offset, docker, true) else {
             return;
         };
         // A marker for a directory new in this layer is usual (it hides nothing).
@@ -698,7 +765,7 @@ impl Flattener {
             );
             return;
         }
-        let Some(real) = self.prepare_dir(st, dir, &shown, offset, true) else {
+        let Some(real) = self.prepare_dir(st, dir, &shown, offset, true, true) else {
             return;
         };
         // filepath.Join(dir, "" | "." | "..") → the directory itself or its parent.
@@ -794,6 +861,20 @@ impl Flattener {
             opaque: st.opaque,
             issues: st.issues,
         }
+    }
+}
+
+/// What an entry is, in words.
+pub(crate) fn kind_word(kind: &EntryKind) -> &'static str {
+    match kind {
+        EntryKind::File => "regular file",
+        EntryKind::Dir => "directory",
+        EntryKind::Symlink { .. } => "symbolic link",
+        EntryKind::Hardlink { .. } => "hard link",
+        EntryKind::Char { .. } => "character device",
+        EntryKind::Block { .. } => "block device",
+        EntryKind::Fifo => "FIFO",
+        EntryKind::Other { .. } => "special file",
     }
 }
 

@@ -18,6 +18,9 @@ pub mod content;
 mod files;
 mod flatten;
 mod image;
+mod links;
+#[cfg(target_os = "linux")]
+pub mod unpack;
 pub mod waste;
 
 pub use crate::path::EntryPath;
@@ -27,6 +30,9 @@ pub use changes::{Change, ChangeKind, ChangeSet, Issue, IssueKind};
 pub use files::{files, File, FileMeta, Files, FilesError, FilesOptions, Scope};
 pub use flatten::{ContentRef, FlatFs, FlattenOptions, Flattener, Node, ResolveError, Semantics};
 pub use image::{flatten_image, FlattenError, Flattened};
+pub use links::check_links;
+#[cfg(target_os = "linux")]
+pub use unpack::{unpack, Confine, UnpackError, UnpackOptions, Unpacked};
 
 use std::io::Read;
 

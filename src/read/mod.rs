@@ -194,6 +194,11 @@ impl Reader {
         &self.limits
     }
 
+    /// Whether warnings count as errors ([`Reader::strict`]).
+    pub fn is_strict(&self) -> bool {
+        self.strict
+    }
+
     /// Treats every warning as an error (by default warnings describe things no loader
     /// rejects, such as a missing legacy `VERSION`).
     pub fn strict(mut self, strict: bool) -> Self {

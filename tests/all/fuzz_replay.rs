@@ -39,3 +39,8 @@ fn documents_corpus() {
 fn reference_corpus() {
     assert!(replay("reference", imgtar::fuzzing::reference) > 0);
 }
+
+#[test]
+fn unpack_corpus() {
+    assert!(replay("unpack", imgtar::fuzzing::unpack) > 0);
+}

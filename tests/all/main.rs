@@ -24,6 +24,8 @@ mod layers_prop;
 mod rules;
 mod stream;
 mod support;
+mod unpack;
+mod unpack_docker;
 // The fuzz targets' checks are behind the `fuzzing` feature:
 // `cargo test --features fuzzing --test all fuzz_replay`.
 #[cfg(feature = "fuzzing")]

@@ -63,22 +63,25 @@ const D: Case = Case {
 };
 
 /// Reads the archive as a stream and, written to a file, through the indexed (seekable)
-/// walk; both must give the same findings.
+/// walk; both must give the same findings. As `validate` does, entries are recorded and the
+/// link findings of each image added.
 fn read(bytes: &[u8], limits: Option<Limits>) -> Report {
-    let mut reader = Reader::new();
+    let mut reader = Reader::new().record_entries(true);
     if let Some(l) = limits {
         reader = reader.limits(l);
     }
-    let streamed = reader
+    let mut streamed = reader
         .read(bytes)
         .unwrap_or_else(|e| panic!("read failed: {e}"));
+    imgtar::layer::check_links(&reader, &mut streamed);
     let dir = std::env::temp_dir().join(format!("imgtar-rules-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{:?}.tar", std::thread::current().id()));
     std::fs::write(&path, bytes).unwrap();
     let indexed = reader.open(&path);
     std::fs::remove_file(&path).unwrap();
-    let indexed = indexed.unwrap_or_else(|e| panic!("open failed: {e}"));
+    let mut indexed = indexed.unwrap_or_else(|e| panic!("open failed: {e}"));
+    imgtar::layer::check_links(&reader, &mut indexed);
     assert_eq!(
         streamed.findings, indexed.findings,
         "the streaming and the indexed walk disagree"
@@ -1472,6 +1475,24 @@ cases! {
         build: || top_layer(Plan::new().file("opt/a", b"a").hardlink("opt/b", "opt/nowhere"), Some("opt/b")),
         expect: Code::HardlinkTargetMissing, severity: W, at: At::Mark("layer"), ..D
     };
+    layer_link_escape_relative: Case {
+        build: || top_layer(Plan::new().symlink("x", "../../../..").file("x/y", b"y"), Some("x/y")),
+        expect: Code::LayerLinkEscape, severity: E, at: At::Mark("layer"), ..D
+    };
+    whiteout_through_symlink: Case {
+        build: || {
+            // The symlink below, the whiteout through it above (whiteouts apply to lower
+            // layers).
+            let lower = Plan::new().file("real/victim", b"v").symlink("lnk", "real").build().bytes;
+            let upper = Plan::new().file("lnk/.wh.victim", b"").build();
+            let s = DockerSave::new(Image::new(vec![lower, upper.bytes.clone()]));
+            let mut b = docker_built(&s);
+            b.mark_member("layer", &s.layer_path(1));
+            b.entry = Some(("lnk/.wh.victim".into(), upper.offset("lnk/.wh.victim")));
+            b
+        },
+        expect: Code::WhiteoutThroughSymlink, severity: W, at: At::Mark("layer"), ..D
+    };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1490,10 +1511,17 @@ fn every_code_has_a_case() {
         .filter(|c| c.ignored.is_none())
         .map(|c| c.expect)
         .collect();
+    // Judged by `validate` (recorded entries, `layer::check_links`) and covered, with their
+    // places, by the hostile table of tests/all/unpack.rs. Not in this table, whose cases
+    // the loader comparison also loads: the real loaders refuse these archives (docker 20.10
+    // and podman 4.3 "too many levels of symbolic links", "unlinkat .//: device or resource
+    // busy"; containerd 1.6 "too many links") and the loader verdicts do not predict that
+    // yet.
+    let elsewhere = [Code::LayerLinkLoop, Code::LayerRootNotDirectory];
     let missing: Vec<Code> = Code::ALL
         .iter()
         .copied()
-        .filter(|c| !covered.contains(c))
+        .filter(|c| !covered.contains(c) && !elsewhere.contains(c))
         .collect();
     assert!(
         missing.is_empty(),

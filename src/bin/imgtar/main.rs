@@ -15,6 +15,7 @@ mod progress;
 mod render;
 mod squash;
 mod tree;
+mod unpack;
 mod validate;
 mod waste;
 
@@ -56,6 +57,9 @@ enum Command {
     Squash(squash::Args),
     /// Write one file's final content to standard output (reads a file twice).
     Cat(cat::Args),
+    /// Write the final filesystem of an image into a new directory, in one pass (a pipe too),
+    /// every write confined beneath it; links out of the root are refused.
+    Unpack(unpack::Args),
 }
 
 /// What a command ended with, besides success.
@@ -116,6 +120,7 @@ fn main() -> ExitCode {
         Command::Waste(a) => waste::run(a),
         Command::Squash(a) => squash::run(a),
         Command::Cat(a) => cat::run(a),
+        Command::Unpack(a) => unpack::run(a),
     };
     match result {
         Ok(code) => code,

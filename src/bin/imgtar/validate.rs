@@ -57,7 +57,11 @@ fn named<'r>(report: &'r Report, spec: &str) -> Result<Vec<&'r Verdict>, crate::
 
 pub fn run(args: Args) -> crate::Outcome {
     let input = args.source.input()?;
-    let report = args::read(&input, Reader::new().strict(args.strict), "validating")?;
+    // Entries are recorded so that links are judged against each image's filesystem as its
+    // layers build it (symlink-ancestor attacks span layers).
+    let reader = Reader::new().strict(args.strict).record_entries(true);
+    let mut report = args::read(&input, reader.clone(), "validating")?;
+    imgtar::layer::check_links(&reader, &mut report);
     let mut chosen: Vec<&Verdict> = Vec::new();
     for spec in &args.loaders {
         chosen.extend(named(&report, spec)?);

@@ -1,0 +1,154 @@
+//! Link judgement as findings: every entry, hardlink target, whiteout and opaque marker of an
+//! image judged against the filesystem its lower layers (and the earlier entries of its own
+//! layer) built, the way [`Flattener`](crate::layer::Flattener) applies them.
+//!
+//! Symlink-ancestor attacks span layers (`etc -> /etc` in one layer, `etc/passwd` in the
+//! next), so they cannot be seen one layer at a time: [`check_links`] flattens each image of a
+//! report read with recorded entries and adds what it meets to the report's findings.
+
+use std::collections::HashMap;
+
+use crate::finding::{Code, Finding, Severity};
+use crate::layer::changes::IssueKind;
+use crate::layer::flatten::FlattenOptions;
+use crate::layer::image::flatten_image;
+use crate::read::{Reader, Report};
+use crate::scan::entry::Record;
+
+/// The finding code of a flattening note about links, if it is one.
+pub(crate) fn code_of(kind: IssueKind) -> Option<Code> {
+    Some(match kind {
+        IssueKind::LinkEscape => Code::LayerLinkEscape,
+        IssueKind::SymlinkLoop => Code::LayerLinkLoop,
+        IssueKind::RootNotDirectory => Code::LayerRootNotDirectory,
+        IssueKind::WhiteoutThroughSymlink => Code::WhiteoutThroughSymlink,
+        _ => return None,
+    })
+}
+
+/// The entry at header offset `offset` of a layer, named as the layer names it (cleaned):
+/// the whiteout or opaque marker itself rather than what it deletes, `.` for the root.
+fn entry_name(
+    archive: &crate::model::Archive,
+    n: usize,
+    layer: &crate::model::Layer,
+    offset: u64,
+) -> Option<String> {
+    use crate::whiteout::{OPAQUE, WHITEOUT_PREFIX};
+    let records = crate::layer::image::layer_records(archive, n, layer).ok()?;
+    let offset_of = |r: &Record| match r {
+        Record::Entry(e) | Record::Aufs(e) => e.offset,
+        Record::Whiteout { offset, .. }
+        | Record::Opaque { offset, .. }
+        | Record::InvalidWhiteout { offset, .. } => *offset,
+    };
+    let i = records
+        .records
+        .binary_search_by(|r| offset_of(r).cmp(&offset))
+        .ok()?;
+    let path = match records.records.get(i)? {
+        Record::Entry(e) | Record::Aufs(e) => e.path.clone(),
+        Record::Whiteout { target, .. } => {
+            let wh = [WHITEOUT_PREFIX.as_bytes(), target.file_name()].concat();
+            target.parent().unwrap_or_default().join(&wh)
+        }
+        Record::Opaque { dir, .. } => dir.join(OPAQUE.as_bytes()),
+        Record::InvalidWhiteout { dir, name, .. } => {
+            dir.join(&[WHITEOUT_PREFIX.as_bytes(), name].concat())
+        }
+    };
+    Some(if path.is_root() {
+        ".".to_string()
+    } else {
+        path.to_string_lossy().into_owned()
+    })
+}
+
+/// Adds the link findings of every image of `report` (read by `reader` with
+/// [`Reader::record_entries`]) to its findings: [`Code::LayerLinkEscape`],
+/// [`Code::LayerLinkLoop`], [`Code::LayerRootNotDirectory`] and
+/// [`Code::WhiteoutThroughSymlink`], each with the layer member, the entry and its offset,
+/// the image and the layer. Repeats of one code in one layer collapse into one finding with a
+/// count that keeps the first location. Images whose layers cannot be applied (damaged, not
+/// recorded) are left out: their findings already say why. `report.valid` is updated.
+///
+/// ```
+/// let reader = imgtar::Reader::new().record_entries(true);
+/// let mut report = reader.open("testdata/real/ggcr-whiteout-dir-gzip.tar")?;
+/// imgtar::layer::check_links(&reader, &mut report);
+/// assert!(!report.findings.iter().any(|f| f.code == imgtar::Code::LayerLinkEscape));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn check_links(reader: &Reader, report: &mut Report) {
+    let options = FlattenOptions {
+        max_link_depth: reader.limits_in_force().max_link_depth,
+        ..FlattenOptions::default()
+    };
+    // (code, member index) → index of the finding in `found`.
+    let mut by_key: HashMap<(Code, usize), usize> = HashMap::new();
+    // (code, member index, entry offset) already counted (layers shared by images).
+    let mut seen = std::collections::HashSet::new();
+    let mut found: Vec<Finding> = Vec::new();
+    let archive = &report.archive;
+    for (n, image) in archive.images.iter().enumerate() {
+        if archive.image_intact(image).is_err() {
+            continue;
+        }
+        // Every case needs a symlink (a root entry that is one included): an image without
+        // any is not flattened, so validate costs nothing more for it.
+        let has_symlinks = image.layers.iter().any(|l| {
+            archive
+                .layer_member(l)
+                .and_then(|m| m.layer.as_ref())
+                .is_some_and(|s| s.symlinks > 0)
+        });
+        if !has_symlinks {
+            continue;
+        }
+        let Ok(flat) = flatten_image(archive, image, options) else {
+            continue;
+        };
+        for issue in flat.issues() {
+            let Some(code) = code_of(issue.kind) else {
+                continue;
+            };
+            let Some(layer) = image.layers.get(issue.layer) else {
+                continue;
+            };
+            let Some(i) = layer.index else { continue };
+            let Some(member) = archive.members.get(i) else {
+                continue;
+            };
+            if !seen.insert((code, i, issue.offset)) {
+                continue;
+            }
+            if let Some(&k) = by_key.get(&(code, i)) {
+                if let Some(f) = found.get_mut(k) {
+                    f.count = f.count.saturating_add(1);
+                }
+                continue;
+            }
+            let name = entry_name(archive, issue.layer, layer, issue.offset)
+                .unwrap_or_else(|| issue.path.to_string_lossy().into_owned());
+            let mut f = Finding::new(code, format!("layer {}: {}", issue.layer, issue.message))
+                .at(member.path.to_string_lossy(), member.offset)
+                .in_entry(name, issue.offset);
+            f.image = Some(n);
+            f.layer = Some(issue.layer);
+            if reader.is_strict() && f.severity == Severity::Warning {
+                f.severity = Severity::Error;
+            }
+            by_key.insert((code, i), found.len());
+            found.push(f);
+        }
+    }
+    if found.is_empty() {
+        return;
+    }
+    report.findings.extend(found);
+    report.findings.sort_by(|a, b| {
+        (a.offset.unwrap_or(u64::MAX), a.entry_offset.unwrap_or(0))
+            .cmp(&(b.offset.unwrap_or(u64::MAX), b.entry_offset.unwrap_or(0)))
+    });
+    report.valid = report.is_valid();
+}
