@@ -410,7 +410,7 @@ fn layers_streamed_to_workers_give_the_single_thread_report() {
             .threads(1)
             .read(io::Cursor::new(bytes))
             .unwrap();
-        for (threads, limits) in [(2, imgtar::Limits::default()), (4, small)] {
+        for (threads, limits) in [(3, imgtar::Limits::default()), (4, small)] {
             let input = ShortReads {
                 inner: io::Cursor::new(bytes),
                 rng: SmallRng::seed_from_u64(threads as u64),
