@@ -55,7 +55,7 @@ pub struct FlattenOptions {
     /// Refuse (skip, with an [`IssueKind::LinkEscape`] note) every entry, hardlink,
     /// whiteout and opaque marker whose path goes through a symlink that leaves the root
     /// when read outside a chroot, instead of landing it inside the root as a chrooted
-    /// extractor (moby) does. Default: `false`; [`unpack`](crate::layer::unpack) sets it.
+    /// extractor (moby) does. Default: `false`; [`unpack`](crate::layer::unpack()) sets it.
     pub refuse_escapes: bool,
 }
 
