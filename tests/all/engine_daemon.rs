@@ -701,12 +701,8 @@ fn built_legacy() -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn every_real_archive_answers_as_docker_20_10() {
-    let docker = match harness::available().and_then(|l| l.docker()) {
-        Ok(d) => d,
-        Err(reason) => {
-            harness::skipped("docker", &reason);
-            return;
-        }
+    let Some(docker) = harness::docker_or_skip() else {
+        return;
     };
     let scratch = tempfile::tempdir().unwrap();
     let mut t = Tallies::default();

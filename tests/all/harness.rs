@@ -343,6 +343,17 @@ pub fn loader_or_skip(which: Loader) -> Option<&'static dyn Load> {
     }
 }
 
+/// The private Docker daemon, or `None` after saying why it is skipped.
+pub fn docker_or_skip() -> Option<&'static Docker> {
+    match available().and_then(|l| l.docker()) {
+        Ok(d) => Some(d),
+        Err(reason) => {
+            skipped("docker", &reason);
+            None
+        }
+    }
+}
+
 /// Prints `SKIPPED: <what>: <reason>` on standard error, past the test harness's capture (it
 /// writes to the stream, not through `eprintln!`), so a skipped check is visible in every run.
 pub fn skipped(what: &str, reason: &str) {

@@ -183,11 +183,7 @@ fn loads_start_from_an_empty_store() {
 
 #[test]
 fn engine_api_on_a_loaded_image() {
-    let Some(docker) = crate::harness::available()
-        .and_then(|l| l.docker())
-        .map_err(|reason| crate::harness::skipped("docker", &reason))
-        .ok()
-    else {
+    let Some(docker) = crate::harness::docker_or_skip() else {
         return;
     };
     let api = crate::harness::API;

@@ -204,11 +204,7 @@ fn differences(
 
 #[test]
 fn unpack_equals_docker_export_for_every_real_archive() {
-    let Some(docker) = crate::harness::available()
-        .and_then(|l| l.docker())
-        .map_err(|reason| crate::harness::skipped("docker", &reason))
-        .ok()
-    else {
+    let Some(docker) = crate::harness::docker_or_skip() else {
         return;
     };
     let mut compared = 0;
@@ -267,11 +263,7 @@ fn unpack_equals_docker_export_for_every_real_archive() {
 
 #[test]
 fn unpack_as_an_unprivileged_user_skips_ownership_and_devices() {
-    let Some(docker) = crate::harness::available()
-        .and_then(|l| l.docker())
-        .map_err(|reason| crate::harness::skipped("docker", &reason))
-        .ok()
-    else {
+    let Some(docker) = crate::harness::docker_or_skip() else {
         return;
     };
     if !Path::new("/usr/bin/setpriv").exists() {
