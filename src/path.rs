@@ -231,7 +231,7 @@ impl Ord for EntryPath {
 /// Length of the longest common prefix of `a` and `b`. Paths in one map share long prefixes
 /// (every ancestor of a deep path is a key), so equal 32-byte chunks are skipped with a
 /// slice comparison (memcmp) rather than byte by byte.
-fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+pub(crate) fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     const CHUNK: usize = 32;
     let mut at = 0usize;
     for (x, y) in a.chunks_exact(CHUNK).zip(b.chunks_exact(CHUNK)) {

@@ -21,12 +21,13 @@
 //! `.wh..wh.plnk/<n>` become copies of the regular file of that basename stored earlier in the
 //! layer.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{btree_map, BTreeMap, HashMap};
 
 use serde::Serialize;
 
 use crate::layer::changes::{Change, ChangeKind, ChangeSet, Issue, IssueKind};
-use crate::path::{self as paths, EntryPath, Kind, Tree, WalkError, WalkOptions};
+pub use crate::layer::flatfs::{FlatFs, ResolveError};
+use crate::path::EntryPath;
 use crate::scan::entry::{Entry, EntryKind, LayerRecords, Record};
 use crate::whiteout::PLNK_DIR;
 
@@ -133,125 +134,6 @@ impl Node {
     }
 }
 
-/// The filesystem after applying layers: every final path with the layer that provides it.
-#[derive(Debug, Clone, Default)]
-pub struct FlatFs {
-    nodes: BTreeMap<EntryPath, Node>,
-    max_link_depth: u32,
-}
-
-/// Why a path does not resolve to a node.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ResolveError {
-    /// Nothing at the path (after following symlinks).
-    #[error("{0} does not exist")]
-    NotFound(EntryPath),
-    /// A component is not a directory.
-    #[error("{0} is not a directory")]
-    NotDirectory(EntryPath),
-    /// Symlinks loop or chain past the limit.
-    #[error("too many levels of symbolic links at {0}")]
-    Loop(EntryPath),
-}
-
-/// The outcome of walking a directory path through the view.
-struct Walked {
-    /// The real path, symlinks replaced by their targets (clamped at the root).
-    path: EntryPath,
-    /// A symlink was followed.
-    via_symlink: bool,
-    /// The first symlink followed that leaves the root outside a chroot: path, target.
-    left_root: Option<(EntryPath, Vec<u8>)>,
-}
-
-impl FlatFs {
-    /// The node at `path` (no symlink is followed).
-    pub fn get(&self, path: &EntryPath) -> Option<&Node> {
-        self.nodes.get(path)
-    }
-
-    /// Every path in tree order (a directory before its children).
-    pub fn iter(&self) -> impl Iterator<Item = (&EntryPath, &Node)> {
-        self.nodes.iter()
-    }
-
-    /// Number of paths (the root is not one).
-    pub fn len(&self) -> usize {
-        self.nodes.len()
-    }
-
-    /// Whether the filesystem is empty.
-    pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
-    }
-
-    /// The paths at or under `dir`, in tree order.
-    pub fn subtree<'a>(
-        &'a self,
-        dir: &'a EntryPath,
-    ) -> impl Iterator<Item = (&'a EntryPath, &'a Node)> + 'a {
-        self.nodes
-            .range(dir.clone()..)
-            .take_while(move |(p, _)| p.starts_with(dir))
-    }
-
-    /// Follows symlinks (every component, the last one too) inside the root, the way a
-    /// process chrooted into the filesystem would, and returns the final path and node.
-    pub fn resolve(&self, path: &EntryPath) -> Result<(EntryPath, &Node), ResolveError> {
-        let walked = self.walk(path, true)?;
-        match self.nodes.get(&walked.path) {
-            Some(n) => Ok((walked.path, n)),
-            None => Err(ResolveError::NotFound(walked.path)),
-        }
-    }
-
-    /// Walks `path` component by component, replacing symlinks by their targets (the one
-    /// walk of the crate, [`crate::path::walk`]). The last component is followed only when
-    /// `follow_last`. Missing components are kept as they are (the rest of the path cannot
-    /// exist).
-    fn walk(&self, path: &EntryPath, follow_last: bool) -> Result<Walked, ResolveError> {
-        let w = paths::walk(
-            self,
-            path.as_bytes(),
-            WalkOptions {
-                follow_last,
-                max_hops: self.max_link_depth,
-            },
-        )
-        .map_err(|e| match e {
-            WalkError::Loop(p) => ResolveError::Loop(p),
-            WalkError::NotDirectory(p) => ResolveError::NotDirectory(p),
-        })?;
-        Ok(Walked {
-            path: w.path,
-            via_symlink: w.via_symlink,
-            left_root: w.left_root,
-        })
-    }
-}
-
-impl Tree for FlatFs {
-    type Id = EntryPath;
-
-    fn root(&self) -> EntryPath {
-        EntryPath::default()
-    }
-
-    fn child(&self, dir: &EntryPath, name: &[u8]) -> Option<EntryPath> {
-        let p = dir.join(name);
-        self.nodes.contains_key(&p).then_some(p)
-    }
-
-    fn kind(&self, id: &EntryPath) -> Kind<'_> {
-        match self.nodes.get(id).map(|n| &n.meta.kind) {
-            None | Some(EntryKind::Dir) => Kind::Dir,
-            Some(EntryKind::Symlink { target }) => Kind::Symlink(target),
-            Some(_) => Kind::Other,
-        }
-    }
-}
-
 /// Per-layer bookkeeping while a layer is applied.
 #[derive(Default)]
 struct LayerState {
@@ -295,6 +177,9 @@ pub struct Flattener {
     next_inode: u64,
     /// For each file content removed or replaced, the last layer that did it.
     removed: HashMap<ContentRef, usize>,
+    /// Keep the state before each change, for the change sets (link judgement needs only the
+    /// notes).
+    record_changes: bool,
 }
 
 impl Flattener {
@@ -302,14 +187,19 @@ impl Flattener {
     pub fn new(options: FlattenOptions) -> Self {
         Flattener {
             options,
-            fs: FlatFs {
-                nodes: BTreeMap::new(),
-                max_link_depth: options.max_link_depth,
-            },
+            fs: FlatFs::new(options.max_link_depth),
             layers: 0,
             next_inode: 1,
             removed: HashMap::new(),
+            record_changes: true,
         }
+    }
+
+    /// A flattener whose change sets hold only the notes ([`ChangeSet::issues`]): it keeps no
+    /// state from before the changes, which the link judgement does not need.
+    pub(crate) fn notes_only(mut self) -> Self {
+        self.record_changes = false;
+        self
     }
 
     /// How many layers were applied.
@@ -334,6 +224,9 @@ impl Flattener {
     }
 
     fn note_removed(&mut self, layer: usize, old: &Node) {
+        if !self.record_changes {
+            return;
+        }
         if let Some(c) = old.content {
             self.removed.insert(c, layer);
         }
@@ -395,65 +288,57 @@ impl Flattener {
 
     // ---- primitive edits, each logged ----
 
-    fn log(st: &mut LayerState, path: &EntryPath, before: Option<&Node>) {
+    fn log(&self, st: &mut LayerState, path: &EntryPath, before: Option<&Node>) {
+        if !self.record_changes {
+            return;
+        }
         st.log
             .entry(path.clone())
             .or_insert_with(|| before.cloned());
     }
 
-    fn insert(&mut self, st: &mut LayerState, path: EntryPath, node: Node) {
-        Self::log(st, &path, self.fs.nodes.get(&path));
-        if let Some(old) = self.fs.nodes.insert(path, node) {
-            self.note_removed(st.layer, &old);
-        }
-    }
-
-    /// Removes `path` (unless it is the root) and everything under it; returns how many paths
-    /// were removed.
+    /// Removes `path` (only what is under it for the root) and everything under it; returns
+    /// how many paths were removed.
     fn remove_tree(&mut self, st: &mut LayerState, path: &EntryPath) -> usize {
-        let doomed: Vec<EntryPath> = self
-            .fs
-            .subtree(path)
-            .map(|(p, _)| p.clone())
-            .filter(|p| !p.is_root())
-            .collect();
-        for p in &doomed {
-            if let Some(old) = self.fs.nodes.remove(p) {
-                Self::log(st, p, Some(&old));
-                self.note_removed(st.layer, &old);
-            }
-        }
-        doomed.len()
+        let removed = self.fs.remove_tree(path);
+        self.log_removed(st, removed)
     }
 
-    /// Creates the missing directories of `dir` (itself included). Entries come parent
-    /// first, so the usual case is one lookup; only missing ancestors are visited.
-    fn make_dirs(&mut self, st: &mut LayerState, dir: &EntryPath) {
-        let mut missing: Vec<EntryPath> = Vec::new();
-        let mut cur = Some(dir.clone());
-        while let Some(p) = cur {
-            if p.is_root() || self.fs.nodes.contains_key(&p) {
-                break;
+    /// Logs removed nodes; returns how many there were.
+    fn log_removed(&mut self, st: &mut LayerState, removed: Vec<Node>) -> usize {
+        let n = removed.len();
+        for old in removed {
+            self.note_removed(st.layer, &old);
+            if !self.record_changes {
+                continue;
             }
-            cur = p.parent();
-            missing.push(p);
+            if let btree_map::Entry::Vacant(v) = st.log.entry(old.meta.path.clone()) {
+                v.insert(Some(old));
+            }
         }
-        for p in missing.into_iter().rev() {
-            // moby's `UnpackLayer` creates a missing parent with mode 0600 (v20.10.24
-            // `pkg/archive/diff.go`, `system.MkdirAll(parentPath, 0600)`; `docker export`
-            // agrees, `tests/all/engine_daemon.rs`).
-            let mode = match self.options.semantics {
-                Semantics::DockerLoad => 0o600,
-                Semantics::Oci => 0o755,
-            };
-            let node = Node {
-                meta: Entry::new(p.clone(), EntryKind::Dir, mode),
-                layer: st.layer,
-                content: None,
-                inode: None,
-                implicit: true,
-            };
-            self.insert(st, p, node);
+        n
+    }
+
+    /// Creates the missing directories of `dir` (itself included), in one walk down from the
+    /// root.
+    fn make_dirs(&mut self, st: &mut LayerState, dir: &EntryPath) {
+        // moby's `UnpackLayer` creates a missing parent with mode 0600 (v20.10.24
+        // `pkg/archive/diff.go`, `system.MkdirAll(parentPath, 0600)`; `docker export`
+        // agrees, `tests/all/engine_daemon.rs`).
+        let mode = match self.options.semantics {
+            Semantics::DockerLoad => 0o600,
+            Semantics::Oci => 0o755,
+        };
+        let layer = st.layer;
+        let made = self.fs.make_dirs(dir, |p| Node {
+            meta: Entry::new(p, EntryKind::Dir, mode),
+            layer,
+            content: None,
+            inode: None,
+            implicit: true,
+        });
+        for p in made {
+            self.log(st, &p, None);
         }
     }
 
@@ -513,7 +398,7 @@ impl Flattener {
                 if create {
                     // The walk allows the last component to be anything; a directory to
                     // create things in must be one.
-                    if let Some(n) = self.fs.nodes.get(&w.path) {
+                    if let Some(n) = w.node.and_then(|id| self.fs.node(id)) {
                         if !n.meta.kind.is_dir() {
                             st.note(
                                 IssueKind::ParentNotDirectory,
@@ -572,26 +457,39 @@ impl Flattener {
             return;
         }
         let parent = e.path.parent().unwrap_or_default();
-        let Some(dir) = self.prepare_dir(st, &parent, &e.path, e.offset, true, false) else {
+        // The usual case: every component of the parent is a directory already there.
+        let found = match self.fs.plain_dir(&parent) {
+            Some(id) => Some((parent, id)),
+            None => self
+                .prepare_dir(st, &parent, &e.path, e.offset, true, false)
+                .and_then(|dir| self.fs.plain_dir(&dir).map(|id| (dir, id))),
+        };
+        let Some((dir, dir_id)) = found else {
             return;
         };
-        let path = dir.join(e.path.file_name());
+        let name = e.path.file_name();
+        let path = dir.join(name);
         let existing_dir = self
             .fs
-            .nodes
-            .get(&path)
+            .child_node(dir_id, name)
             .is_some_and(|n| n.meta.kind.is_dir());
         if !(existing_dir && e.kind.is_dir()) {
-            self.remove_tree(st, &path);
+            let removed = self.fs.remove_child(dir_id, name);
+            self.log_removed(st, removed);
         }
         let Some(mut node) = self.node_for(st, e) else {
             return;
         };
+        if self.record_changes {
+            self.log(st, &path, self.fs.child_node(dir_id, name));
+        }
         node.meta.path = path.clone();
         node.meta.offset = e.offset;
         node.layer = st.layer;
-        st.written.insert(path.clone(), e.offset);
-        self.insert(st, path, node);
+        st.written.insert(path, e.offset);
+        if let Some(old) = self.fs.insert_child(dir_id, node) {
+            self.note_removed(st.layer, &old);
+        }
     }
 
     /// The node an entry creates (before its path is set); `None` for a hardlink that
@@ -652,7 +550,7 @@ impl Flattener {
         }
         let found = walked
             .map(|w| w.path.join(target.file_name()))
-            .and_then(|p| self.fs.nodes.get(&p));
+            .and_then(|p| self.fs.get(&p));
         match found {
             None => {
                 st.note(
@@ -724,33 +622,19 @@ impl Flattener {
             return;
         };
         // A marker for a directory new in this layer is usual (it hides nothing).
-        let is_dir = real.is_root()
-            || self
-                .fs
-                .nodes
-                .get(&real)
-                .is_some_and(|n| n.meta.kind.is_dir());
+        let is_dir = real.is_root() || self.fs.get(&real).is_some_and(|n| n.meta.kind.is_dir());
         if !is_dir {
             return;
         }
-        let children: Vec<EntryPath> = self
-            .fs
-            .subtree(&real)
-            .map(|(p, _)| p.clone())
-            .filter(|p| *p != real)
-            .collect();
-        let mut skip: Option<EntryPath> = None;
-        for child in children {
-            if skip.as_ref().is_some_and(|s| child.starts_with(s)) {
-                continue;
-            }
-            // moby keeps what this layer already wrote (the OCI pass runs before any entry,
-            // so nothing is written yet).
+        // Every child goes, with its subtree, but what this layer already wrote stays and is
+        // looked into (moby; the OCI pass runs before any entry, so nothing is written yet).
+        let mut pending = self.fs.children(&real);
+        while let Some(child) = pending.pop() {
             if st.written.contains_key(&child) {
+                pending.extend(self.fs.children(&child));
                 continue;
             }
             self.remove_tree(st, &child);
-            skip = Some(child);
         }
     }
 
@@ -816,8 +700,9 @@ impl Flattener {
         let mut changes: Vec<Change> = Vec::new();
         // The top of the subtree being deleted, and the index of its change.
         let mut deleting: Option<(EntryPath, usize)> = None;
+        let mut cursor = crate::layer::flatfs::Cursor::default();
         for (path, before) in &st.log {
-            let after = self.fs.nodes.get(path);
+            let after = self.fs.get_near(&mut cursor, path);
             if let Some((top, i)) = &deleting {
                 // Nothing exists under a deleted path (parents are always present), so the
                 // rest of its subtree only adds to its byte count.

@@ -148,6 +148,22 @@ pub(crate) fn layer_records<'a>(
     }
 }
 
+/// The notes of applying an image's layers in order (the [`Issue`]s of [`flatten_image`]),
+/// without keeping the change sets.
+pub(crate) fn image_issues(
+    archive: &Archive,
+    image: &Image,
+    options: FlattenOptions,
+) -> Result<Vec<Issue>, FlattenError> {
+    let mut flattener = Flattener::new(options).notes_only();
+    let mut issues = Vec::new();
+    for (n, layer) in image.layers.iter().enumerate() {
+        let records = layer_records(archive, n, layer)?;
+        issues.extend(flattener.apply(&records).issues);
+    }
+    Ok(issues)
+}
+
 /// Applies an image's layers in order (see [`crate::layer::Flattener`] for the rules).
 ///
 /// ```

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use crate::finding::{Code, Finding, Severity};
 use crate::layer::changes::IssueKind;
 use crate::layer::flatten::FlattenOptions;
-use crate::layer::image::flatten_image;
+use crate::layer::image::image_issues;
 use crate::read::{Reader, Report};
 use crate::scan::entry::Record;
 
@@ -105,10 +105,10 @@ pub fn check_links(reader: &Reader, report: &mut Report) {
         if !has_symlinks {
             continue;
         }
-        let Ok(flat) = flatten_image(archive, image, options) else {
+        let Ok(issues) = image_issues(archive, image, options) else {
             continue;
         };
-        for issue in flat.issues() {
+        for issue in &issues {
             let Some(code) = code_of(issue.kind) else {
                 continue;
             };

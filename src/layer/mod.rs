@@ -16,6 +16,7 @@
 mod changes;
 pub mod content;
 mod files;
+mod flatfs;
 mod flatten;
 mod image;
 mod links;
