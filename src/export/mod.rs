@@ -195,11 +195,12 @@ pub fn export(
     // archive is validated in full before it replaces anything, so a layer whose bytes do not
     // match its DiffID or descriptor is refused there, as the first read would have refused it.
     // A pre-1.10 image's ID is the digest of a config made from its layers' DiffIDs (Docker's
-    // legacy loader), so a legacy archive is read hashed: IDs are what `export` selects by.
-    let mut report = crate::Reader::new().metadata_only().open(input)?;
-    if report.archive.layout == crate::Layout::Legacy {
-        report = crate::Reader::new().open(input)?;
-    }
+    // legacy loader), so a legacy archive is read hashed (`Reader::hash_legacy_layers`): IDs
+    // are what `export` selects by.
+    let report = crate::Reader::new()
+        .metadata_only()
+        .hash_legacy_layers(true)
+        .open(input)?;
     let plan = plan(&report.archive, names, opts)?;
     write(input, &report.archive, &plan, output)
 }

@@ -117,6 +117,7 @@ pub struct Reader {
     strict: bool,
     verify: bool,
     record: bool,
+    hash_legacy: bool,
     threads: usize,
     progress: Option<Progress>,
 }
@@ -128,6 +129,7 @@ impl std::fmt::Debug for Reader {
             .field("strict", &self.strict)
             .field("verify", &self.verify)
             .field("record", &self.record)
+            .field("hash_legacy", &self.hash_legacy)
             .field("threads", &self.threads)
             .finish()
     }
@@ -140,6 +142,7 @@ impl Default for Reader {
             strict: false,
             verify: true,
             record: false,
+            hash_legacy: false,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             progress: None,
         }
@@ -167,6 +170,26 @@ impl Reader {
     /// Reads only headers and metadata documents (`verify(false)`).
     pub fn metadata_only(self) -> Self {
         self.verify(false)
+    }
+
+    /// With [`Reader::metadata_only`], still hashes the layers of a pre-1.10 (legacy) archive
+    /// read from a file or a directory: its image IDs are digests of configs made from the
+    /// layers' DiffIDs (Docker's legacy loader, moby v20.10.24
+    /// `image/tarexport/load.go` `legacyLoadImage`), so naming or selecting its images needs
+    /// them. Such an archive is read twice, metadata first, then verified; every other archive,
+    /// and any stream, is read once. Default: `false`.
+    ///
+    /// ```
+    /// let reader = imgtar::Reader::new().metadata_only().hash_legacy_layers(true);
+    /// let report = reader.open("testdata/real/ggcr-legacy-repositories-only.tar")?;
+    /// assert!(report.verified);
+    /// let report = reader.open("testdata/real/ggcr-whiteout-dir-gzip.tar")?;
+    /// assert!(!report.verified);
+    /// # Ok::<(), imgtar::Error>(())
+    /// ```
+    pub fn hash_legacy_layers(mut self, hash: bool) -> Self {
+        self.hash_legacy = hash;
+        self
     }
 
     /// Records every layer entry's metadata during the pass, which diffing and flattening
@@ -276,6 +299,27 @@ impl Reader {
     /// Reads an [`Input`], with a hook for layer entries' content; with `only_wanted`, only
     /// the members the hook wants are read.
     pub(crate) fn open_input(
+        &self,
+        input: &Input,
+        hook: Option<&dyn EntryHook>,
+        only_wanted: bool,
+    ) -> Result<Report> {
+        let report = self.open_once(input, hook, only_wanted)?;
+        let again = self.hash_legacy
+            && !self.verify
+            && hook.is_none()
+            && matches!(input, Input::File(_) | Input::Dir(_))
+            && report.archive.layout == crate::Layout::Legacy;
+        if again {
+            return self
+                .clone()
+                .verify(true)
+                .open_once(input, None, only_wanted);
+        }
+        Ok(report)
+    }
+
+    fn open_once(
         &self,
         input: &Input,
         hook: Option<&dyn EntryHook>,

@@ -98,16 +98,13 @@ impl Query {
     /// containerd store names a `manifest.json` image by the digest of a manifest made of its
     /// blobs' digests.
     pub fn read(&self, hash: bool) -> Result<(Report, bool), Failure> {
-        let reader = Reader::new().verify(self.verify || hash);
-        let input = self.source.input()?;
-        let mut report = read(&input, reader, "reading")?;
         // A pre-1.10 image's ID is the digest of a config made from its layers' DiffIDs
-        // (Docker's legacy loader): those layers must be hashed, so a legacy archive read
-        // from a file or directory is read again, verified.
-        let rereadable = matches!(input, Input::File(_) | Input::Dir(_));
-        if !self.verify && rereadable && report.archive.layout == imgtar::Layout::Legacy {
-            report = read(&input, Reader::new(), "reading")?;
-        }
+        // (Docker's legacy loader): those layers are hashed even without `--verify`.
+        let reader = Reader::new()
+            .verify(self.verify || hash)
+            .hash_legacy_layers(true);
+        let input = self.source.input()?;
+        let report = read(&input, reader, "reading")?;
         if tell(&report, self.verify) {
             return Err(Failure::Invalid);
         }
