@@ -89,13 +89,20 @@ pub fn check_links(reader: &Reader, report: &mut Report) {
     // (code, member index, entry offset) already counted (layers shared by images).
     let mut seen = std::collections::HashSet::new();
     let mut found: Vec<Finding> = Vec::new();
+    // Each flattened image's layers as the loaders' appliers meet their links.
+    let mut applied = crate::rules::loaders::Applied::new();
     let archive = &report.archive;
     for (n, image) in archive.images.iter().enumerate() {
         if archive.image_intact(image).is_err() {
             continue;
         }
-        // Every case needs a symlink (a root entry that is one included): an image without
-        // any is not flattened, so validate costs nothing more for it.
+        // Every image's layers as the appliers meet them (a hardlink's target, a file where a
+        // directory is wanted, and the links when there are any).
+        if let Some(a) = crate::layer::appliers::apply_image(archive, image) {
+            applied.insert(n, a);
+        }
+        // Every finding case needs a symlink (a root entry that is one included): an image
+        // without any is not flattened.
         let has_symlinks = image.layers.iter().any(|l| {
             archive
                 .layer_member(l)
@@ -142,7 +149,7 @@ pub fn check_links(reader: &Reader, report: &mut Report) {
             found.push(f);
         }
     }
-    if found.is_empty() {
+    if found.is_empty() && applied.is_empty() {
         return;
     }
     report.findings.extend(found);
@@ -151,4 +158,7 @@ pub fn check_links(reader: &Reader, report: &mut Report) {
             .cmp(&(b.offset.unwrap_or(u64::MAX), b.entry_offset.unwrap_or(0)))
     });
     report.valid = report.is_valid();
+    // The verdicts again, with the new findings and what the appliers meet.
+    report.loaders =
+        crate::rules::loaders::verdicts_applied(&report.archive, &report.findings, &applied);
 }

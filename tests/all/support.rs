@@ -800,6 +800,27 @@ impl DockerSave {
     }
 }
 
+/// Layers whose links are all legitimate and stay in the root: glibc's relative loader link
+/// (`lib64/ld-linux-x86-64.so.2 -> ../lib/...`), a usrmerge `bin -> usr/bin`, and absolute
+/// alternatives links (`/usr/bin/python -> /etc/alternatives/python`), then a file through
+/// `bin`.
+pub fn legitimate_links() -> Vec<Plan> {
+    vec![
+        Plan::new()
+            .file("lib/x86_64-linux-gnu/ld-2.31.so", b"ld")
+            .dir("lib64/")
+            .symlink(
+                "lib64/ld-linux-x86-64.so.2",
+                "../lib/x86_64-linux-gnu/ld-2.31.so",
+            )
+            .file("usr/bin/python3", b"py")
+            .symlink("bin", "usr/bin")
+            .symlink("etc/alternatives/python", "/usr/bin/python3")
+            .symlink("usr/bin/python", "/etc/alternatives/python"),
+        Plan::new().file("bin/sh", b"sh"),
+    ]
+}
+
 // ---------------------------------------------------------------------------------------------
 // Pre-1.10 legacy
 // ---------------------------------------------------------------------------------------------

@@ -236,20 +236,7 @@ fn cases(canary: &str) -> Vec<Case> {
         },
         Case {
             name: "legitimate in-root links (glibc, usrmerge, alternatives)",
-            layers: vec![
-                Plan::new()
-                    .file("lib/x86_64-linux-gnu/ld-2.31.so", b"ld")
-                    .dir("lib64/")
-                    .symlink(
-                        "lib64/ld-linux-x86-64.so.2",
-                        "../lib/x86_64-linux-gnu/ld-2.31.so",
-                    )
-                    .file("usr/bin/python3", b"py")
-                    .symlink("bin", "usr/bin")
-                    .symlink("etc/alternatives/python", "/usr/bin/python3")
-                    .symlink("usr/bin/python", "/etc/alternatives/python"),
-                Plan::new().file("bin/sh", b"sh"),
-            ],
+            layers: crate::support::legitimate_links(),
             finding: None,
             refused: false,
             absent: &[],
