@@ -64,10 +64,74 @@ fn entry_name(
     })
 }
 
+/// Whether a relative symlink target, read from the directory `dir` of the link, climbs
+/// above the root at some point (`..` past it); absolute targets never do (every container
+/// runtime resolves them inside the root).
+fn climbs_above_root(dir: &crate::path::EntryPath, target: &[u8]) -> bool {
+    if target.first() == Some(&b'/') {
+        return false;
+    }
+    let mut depth = dir.components().count();
+    for c in target.split(|&b| b == b'/') {
+        match c {
+            b"" | b"." => {}
+            b".." => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return true,
+            },
+            _ => depth = depth.saturating_add(1),
+        }
+    }
+    false
+}
+
+/// The symlinks of an image's layers whose relative target climbs above the root
+/// ([`Code::LayerSymlinkAboveRoot`]): (code, layer, entry offset, path, message).
+fn climbing_symlinks(
+    archive: &crate::model::Archive,
+    image: &crate::model::Image,
+) -> Vec<(Code, usize, u64, String, String)> {
+    let mut out = Vec::new();
+    for (n, layer) in image.layers.iter().enumerate() {
+        let with_links = archive
+            .layer_member(layer)
+            .and_then(|m| m.layer.as_ref())
+            .is_some_and(|s| s.symlinks > 0);
+        if !with_links {
+            continue;
+        }
+        let Ok(records) = crate::layer::image::layer_records(archive, n, layer) else {
+            continue;
+        };
+        for r in &records.records {
+            let Record::Entry(e) = r else { continue };
+            let crate::scan::entry::EntryKind::Symlink { target } = &e.kind else {
+                continue;
+            };
+            let dir = e.path.parent().unwrap_or_default();
+            if e.path.is_root() || !climbs_above_root(&dir, target) {
+                continue;
+            }
+            out.push((
+                Code::LayerSymlinkAboveRoot,
+                n,
+                e.offset,
+                e.path.to_string_lossy().into_owned(),
+                format!(
+                    "the symlink {} -> {:?} climbs above the layer root: a chroot keeps it inside, an extractor or a reader that follows it on the host leaves the root",
+                    e.path,
+                    String::from_utf8_lossy(target)
+                ),
+            ));
+        }
+    }
+    out
+}
+
 /// Adds the link findings of every image of `report` (read by `reader` with
 /// [`Reader::record_entries`]) to its findings: [`Code::LayerLinkEscape`],
 /// [`Code::LayerLinkLoop`], [`Code::LayerRootNotDirectory`] and
-/// [`Code::WhiteoutThroughSymlink`], each with the layer member, the entry and its offset,
+/// [`Code::WhiteoutThroughSymlink`] and [`Code::LayerSymlinkAboveRoot`], each with the layer member, the entry and its offset,
 /// the image and the layer. Repeats of one code in one layer collapse into one finding with a
 /// count that keeps the first location. Images whose layers cannot be applied (damaged, not
 /// recorded) are left out: their findings already say why. `report.valid` is updated.
@@ -112,21 +176,28 @@ pub fn check_links(reader: &Reader, report: &mut Report) {
         if !has_symlinks {
             continue;
         }
-        let Ok(flat) = flatten_image(archive, image, options) else {
-            continue;
-        };
-        for issue in flat.issues() {
-            let Some(code) = code_of(issue.kind) else {
-                continue;
-            };
-            let Some(layer) = image.layers.get(issue.layer) else {
+        // (code, layer, entry offset, entry path, message) of every case met.
+        let mut met: Vec<(Code, usize, u64, String, String)> = climbing_symlinks(archive, image);
+        if let Ok(flat) = flatten_image(archive, image, options) {
+            met.extend(flat.issues().filter_map(|issue| {
+                Some((
+                    code_of(issue.kind)?,
+                    issue.layer,
+                    issue.offset,
+                    issue.path.to_string_lossy().into_owned(),
+                    issue.message.clone(),
+                ))
+            }));
+        }
+        for (code, at, offset, path, message) in met {
+            let Some(layer) = image.layers.get(at) else {
                 continue;
             };
             let Some(i) = layer.index else { continue };
             let Some(member) = archive.members.get(i) else {
                 continue;
             };
-            if !seen.insert((code, i, issue.offset)) {
+            if !seen.insert((code, i, offset)) {
                 continue;
             }
             if let Some(&k) = by_key.get(&(code, i)) {
@@ -135,13 +206,12 @@ pub fn check_links(reader: &Reader, report: &mut Report) {
                 }
                 continue;
             }
-            let name = entry_name(archive, issue.layer, layer, issue.offset)
-                .unwrap_or_else(|| issue.path.to_string_lossy().into_owned());
-            let mut f = Finding::new(code, format!("layer {}: {}", issue.layer, issue.message))
+            let name = entry_name(archive, at, layer, offset).unwrap_or(path);
+            let mut f = Finding::new(code, format!("layer {at}: {message}"))
                 .at(member.path.to_string_lossy(), member.offset)
-                .in_entry(name, issue.offset);
+                .in_entry(name, offset);
             f.image = Some(n);
-            f.layer = Some(issue.layer);
+            f.layer = Some(at);
             if reader.is_strict() && f.severity == Severity::Warning {
                 f.severity = Severity::Error;
             }

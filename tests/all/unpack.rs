@@ -244,13 +244,78 @@ fn cases(canary: &str) -> Vec<Case> {
     ]
 }
 
-fn link_codes() -> [Code; 4] {
+fn link_codes() -> [Code; 5] {
     [
         Code::LayerLinkEscape,
         Code::LayerLinkLoop,
         Code::LayerRootNotDirectory,
         Code::WhiteoutThroughSymlink,
+        Code::LayerSymlinkAboveRoot,
     ]
+}
+
+#[test]
+fn a_symlink_that_climbs_above_the_root_is_a_warning_at_its_entry_with_a_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layers = [
+        Plan::new()
+            .dir("a/")
+            .symlink("a/b", "../../../etc")
+            .symlink("x", "../../../..")
+            // Stays inside: glibc's loader link, a sibling, an absolute target.
+            .dir("lib64/")
+            .symlink(
+                "lib64/ld-linux-x86-64.so.2",
+                "../lib/x86_64-linux-gnu/ld-2.31.so",
+            )
+            .symlink("a/c", "../etc")
+            .symlink("usr/bin/x", "/bin/busybox"),
+        Plan::new()
+            .symlink("y", "a/../../z")
+            .symlink("a/d/e", "../../etc/../.."),
+    ];
+    let (tar, built) = archive(&layers, tmp.path());
+    for strict in [false, true] {
+        let reader = Reader::new().record_entries(true).strict(strict);
+        let mut report = reader.open(&tar).unwrap();
+        imgtar::layer::check_links(&reader, &mut report);
+        let found: Vec<_> = report
+            .findings
+            .iter()
+            .filter(|f| f.code == Code::LayerSymlinkAboveRoot)
+            .collect();
+        assert_eq!(found.len(), 2, "{found:#?}");
+        let want = if strict {
+            imgtar::Severity::Error
+        } else {
+            imgtar::Severity::Warning
+        };
+        for (f, (layer, entry, count)) in found.iter().zip([(0, "a/b", 2), (1, "y", 2)]) {
+            assert_eq!(f.layer, Some(layer));
+            assert_eq!(f.image, Some(0));
+            assert_eq!(f.entry.as_deref(), Some(entry));
+            assert_eq!(f.entry_offset, Some(built[layer].offset(entry)));
+            assert_eq!(f.count, count, "{f:?}");
+            assert_eq!(f.severity, want);
+            assert!(f.path.as_deref().unwrap().ends_with("layer.tar"));
+        }
+        assert!(
+            found[0].message.contains("../../../etc"),
+            "{}",
+            found[0].message
+        );
+        // A warning: the archive stays valid unless strict.
+        assert_eq!(report.valid, !strict, "{:#?}", report.findings);
+    }
+    // The legitimate links of the hostile table give none.
+    let (tar, _) = archive(&crate::support::legitimate_links(), tmp.path());
+    let reader = Reader::new().record_entries(true);
+    let mut report = reader.open(&tar).unwrap();
+    imgtar::layer::check_links(&reader, &mut report);
+    assert!(report
+        .findings
+        .iter()
+        .all(|f| f.code != Code::LayerSymlinkAboveRoot));
 }
 
 #[test]
