@@ -1018,6 +1018,29 @@ cases! {
         build: || oci(|s| { s.index["manifests"][0]["mediaType"] = json!(MEDIA_INDEX); }),
         expect: Code::MediaTypeAmbiguous, severity: E, at: At::Mark("manifest"), ..D
     };
+    media_type_ambiguous_index_json_layers: Case {
+        // index.json itself carrying an image manifest's `layers` (umoci CVE-2021-41190).
+        build: || oci(|s| { s.index["layers"] = json!([]); }),
+        expect: Code::MediaTypeAmbiguous, severity: E, at: At::Member("index.json"), ..D
+    };
+    media_type_ambiguous_index_json_config: Case {
+        build: || oci(|s| { s.index["config"] = s.index["manifests"][0].clone(); }),
+        expect: Code::MediaTypeAmbiguous, severity: E, at: At::Member("index.json"), ..D
+    };
+    media_type_ambiguous_index_json_media_type: Case {
+        // The loaders read it as an index all the same (podman 4.3 loads it).
+        build: || oci(|s| { s.index["mediaType"] = json!(MEDIA_MANIFEST); }),
+        expect: Code::MediaTypeAmbiguous, severity: E, at: At::Member("index.json"), ..D
+    };
+    media_type_ambiguous_index_json_docker25: Case {
+        // Docker 25's layout: `docker load` reads manifest.json and never index.json.
+        build: || {
+            let mut s = OciSave::docker25(Image::sample());
+            s.index["layers"] = json!([]);
+            oci_plan(&s, &s.plan())
+        },
+        expect: Code::MediaTypeAmbiguous, severity: E, at: At::Member("index.json"), ..D
+    };
     config_too_large: Case {
         build: || docker(|s| {
             let big = padded_json(&s.image.config, (4 << 20) + 1);
