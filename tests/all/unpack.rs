@@ -723,11 +723,7 @@ fn unpack_as_an_unprivileged_user_keeps_modes_and_lists_what_it_skipped() {
         );
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let bin = tmp.path().join("imgtar");
-    std::fs::copy(env!("CARGO_BIN_EXE_imgtar"), &bin).unwrap();
-    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let rootless = crate::support::Rootless::new();
     let mut p = Plan::new()
         .file("secret", b"s")
         .hardlink("secret-link", "secret")
@@ -737,15 +733,11 @@ fn unpack_as_an_unprivileged_user_keeps_modes_and_lists_what_it_skipped() {
         .raw("dev/sda", b'4', b"", "");
     p.get_mut("secret").mode = 0o000;
     p.get_mut("ro/").mode = 0o555;
-    let (tar, _) = archive(&[p], tmp.path());
-    std::fs::set_permissions(&tar, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let work = tmp.path().join("work");
-    std::fs::create_dir(&work).unwrap();
-    std::os::unix::fs::chown(&work, Some(65534), Some(65534)).unwrap();
-    let dest = work.join("dest");
-    let out = std::process::Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(&bin)
+    let (tar, _) = archive(&[p], rootless.tmp.path());
+    rootless.readable(&tar);
+    let dest = rootless.work.join("dest");
+    let out = rootless
+        .command()
         .arg("unpack")
         .arg(&tar)
         .arg("-o")
