@@ -23,7 +23,7 @@
 //! fail (the parents are created, `mkparent`); a root entry is skipped (`resolved to root`).
 //! It fails once more than 255 symlinks are walked (`walkLink`: `too many links`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use crate::layer::image::layer_records;
 use crate::model::{Archive, Image};
@@ -75,10 +75,12 @@ fn split(raw: &[u8]) -> impl Iterator<Item = Vec<u8>> + '_ {
         .map(<[u8]>::to_vec)
 }
 
-/// The filesystem as an applier sees it, the root being an implicit directory.
+/// The filesystem as an applier sees it, the root being an implicit directory. Ordered, so
+/// that what lies below a path is one range (`a/` sorts right after everything `a/`-less that
+/// shares its bytes).
 #[derive(Default)]
 struct Fs {
-    nodes: HashMap<Vec<u8>, Node>,
+    nodes: BTreeMap<Vec<u8>, Node>,
 }
 
 impl Fs {
@@ -147,16 +149,31 @@ impl Fs {
         Ok((cur, exists))
     }
 
+    /// The paths below `dir` (the root: every path).
+    fn below(&self, dir: &[u8]) -> Vec<Vec<u8>> {
+        let mut prefix = dir.to_vec();
+        if !prefix.is_empty() {
+            prefix.push(b'/');
+        }
+        self.nodes
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
     /// Removes `p` and everything below it.
     fn remove_all(&mut self, p: &[Vec<u8>]) {
         let k = key(p);
         if k.is_empty() {
             return;
         }
-        self.nodes.remove(&k);
-        let mut prefix = k;
-        prefix.push(b'/');
-        self.nodes.retain(|n, _| !n.starts_with(&prefix));
+        if self.nodes.remove(&k) != Some(Node::Dir) {
+            return;
+        }
+        for below in self.below(&k) {
+            self.nodes.remove(&below);
+        }
     }
 
     /// moby's `system.MkdirAll` (Go's `os.MkdirAll`) of `dir` through the chroot: creates
@@ -250,12 +267,11 @@ fn moby_record(fs: &mut Fs, written: &mut HashSet<Vec<u8>>, r: &Record) -> Resul
                 return Err(Fail::NotFound);
             }
             if fs.get(&p) == Some(&Node::Dir) {
-                let mut prefix = key(&p);
-                if !prefix.is_empty() {
-                    prefix.push(b'/');
+                for below in fs.below(&key(&p)) {
+                    if !written.contains(&below) {
+                        fs.nodes.remove(&below);
+                    }
                 }
-                fs.nodes
-                    .retain(|n, _| !n.starts_with(&prefix) || written.contains(n));
             }
             Ok(())
         }
