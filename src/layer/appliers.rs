@@ -103,6 +103,23 @@ impl Fs {
         max_links: u32,
         lexical: bool,
     ) -> Result<(Path, bool), Fail> {
+        // Every node's ancestors are directories (nodes are kept at resolved paths), so a clean
+        // path whose parent is a directory node resolves to itself.
+        let clean = !path
+            .split(|&b| b == b'/')
+            .any(|c| c.is_empty() || c == b"." || c == b"..");
+        if clean {
+            let parent_dir = match path.iter().rposition(|&b| b == b'/') {
+                Some(i) => self.nodes.get(path.get(..i).unwrap_or_default()) == Some(&Node::Dir),
+                None => true,
+            };
+            match self.nodes.get(path) {
+                Some(Node::Symlink(_)) if follow_last => {}
+                Some(_) => return Ok((split(path).collect(), true)),
+                None if parent_dir => return Ok((split(path).collect(), false)),
+                None => {}
+            }
+        }
         let mut todo: Vec<Vec<u8>> = split(path).collect();
         todo.reverse();
         let mut cur: Path = Vec::new();
@@ -267,9 +284,12 @@ fn moby_record(fs: &mut Fs, written: &mut HashSet<Vec<u8>>, r: &Record) -> Resul
                 return Err(Fail::NotFound);
             }
             if fs.get(&p) == Some(&Node::Dir) {
+                // What this layer did not write goes, with everything below it (moby's
+                // `os.RemoveAll` of each path not unpacked).
                 for below in fs.below(&key(&p)) {
-                    if !written.contains(&below) {
-                        fs.nodes.remove(&below);
+                    if !written.contains(&below) && fs.nodes.contains_key(&below) {
+                        let comps: Path = split(&below).collect();
+                        fs.remove_all(&comps);
                     }
                 }
             }
