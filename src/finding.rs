@@ -312,6 +312,14 @@ codes! {
     /// the root: it deletes what the link points at, and extractors that resolve it on the
     /// host delete there.
     WhiteoutThroughSymlink = "whiteout-through-symlink", Warning, Some(3);
+    /// R3 (layers): a symlink whose relative target climbs above the layer root
+    /// (`x -> ../../../..`, `a/b -> ../../../etc`), whether or not an entry goes through it.
+    /// Every container runtime keeps it inside the root (a chroot clamps `..` there; Docker,
+    /// podman and containerd load it), but an extractor that writes the layer on the host, or
+    /// a tool that follows the link in an extracted tree, leaves the root. Absolute targets
+    /// (`usr/bin/x -> /bin/busybox`) and relative ones that stay inside (glibc's
+    /// `lib64/ld-linux-x86-64.so.2 -> ../lib/...`) are not reported.
+    LayerSymlinkAboveRoot = "layer-symlink-above-root", Warning, Some(3);
     /// Reading stopped at a `Limits` bound (`max_decompressed_bytes`, or
     /// `max_decompression_ratio`: a decompression bomb; `max_members`, `max_path_bytes`);
     /// what lies beyond it is not checked.

@@ -221,6 +221,53 @@ fn ambiguity(v: &Value, own: &str, referrer: &str) -> Option<String> {
     None
 }
 
+/// Decodes `index.json`: as an image index whenever it has `manifests`, whatever its
+/// `mediaType` says, as the loaders read it (containerd v1.6.20 `images/archive/importer.go`
+/// and containers/image v5.23 `oci/layout` unmarshal it into an index; observed with
+/// `ctr images import` 1.6 and `podman load` 4.3, which load one whose `mediaType` names a
+/// manifest); otherwise by shape, as [`parse_document`] reads a blob.
+pub(crate) fn parse_index_json(bytes: &[u8]) -> Result<Index, DocError> {
+    let mut v: Value = crate::doc::json(bytes)?;
+    crate::doc::keys::fold(&mut v, crate::doc::keys::OCI_FIELDS);
+    if v.is_object() && v.get("manifests").is_some() {
+        return serde_json::from_value(v)
+            .map_err(|e| DocError::shape(format!("not an image index: {e}")));
+    }
+    match parse_document(bytes, MEDIA_OCI_INDEX)?.0 {
+        Document::Index(ix) => Ok(ix),
+        Document::Manifest(_) => Err(DocError::shape(
+            "index.json is an image manifest, not an image index",
+        )),
+    }
+}
+
+/// Why `index.json` itself could be read as something other than an image index, if it can
+/// (umoci CVE-2021-41190 for the layout's own index): it holds `config` or `layers`, or its
+/// `mediaType` names an image manifest, while it has the `manifests` of an index. `None` when
+/// it does not parse or has no `manifests` (then it is no index at all: said elsewhere).
+pub(crate) fn index_json_ambiguity(bytes: &[u8]) -> Option<String> {
+    let mut v: Value = crate::doc::json(bytes).ok()?;
+    crate::doc::keys::fold(&mut v, crate::doc::keys::OCI_FIELDS);
+    v.get("manifests")?;
+    let own = v.get("mediaType").and_then(Value::as_str).unwrap_or("");
+    let keys: Vec<&str> = ["config", "layers"]
+        .into_iter()
+        .filter(|k| v.get(*k).is_some())
+        .collect();
+    if !keys.is_empty() {
+        return Some(format!(
+            "index.json holds both `manifests` and `{}`: it is an image index to some readers and an image manifest to others",
+            keys.join("` and `")
+        ));
+    }
+    if is_manifest_type(own) {
+        return Some(format!(
+            "index.json says its mediaType is {own}: it is an image manifest to readers that go by it"
+        ));
+    }
+    None
+}
+
 /// Media types of layers that are tars (plain or compressed).
 pub(crate) fn is_layer_media_type(m: &str) -> bool {
     m.starts_with("application/vnd.oci.image.layer.")

@@ -140,6 +140,9 @@ pub enum IssueKind {
     HardlinkTargetMissing,
     /// A hardlink names a directory (extraction fails); skipped.
     HardlinkToDirectory,
+    /// A hardlink's target path goes through a symlink (inside the root); the link is made to
+    /// the file it resolves to, as a chrooted extractor makes it.
+    HardlinkThroughSymlink,
     /// A hardlink into `.wh..wh.plnk` with no such file earlier in the layer ("invalid aufs
     /// hardlink"); skipped.
     AufsHardlinkMissing,

@@ -114,11 +114,12 @@ impl FlatFs {
         cursor.last.clear();
         cursor.last.extend_from_slice(bytes);
         let rest = bytes.get(end..).unwrap_or_default();
-        for c in rest.split(|&b| b == b'/') {
+        for (i, c) in rest.split(|&b| b == b'/').enumerate() {
+            if i > 0 {
+                end = end.saturating_add(1); // the separator before this piece
+            }
             if c.is_empty() {
-                // The separator after a kept ancestor.
-                end = end.saturating_add(1);
-                continue;
+                continue; // before the first component after a kept ancestor
             }
             end = end.saturating_add(c.len());
             id = *self.slot(id)?.children.get(c)?;
@@ -534,9 +535,13 @@ mod tests {
         for p in all {
             fs.insert(node(p, EntryKind::Dir));
         }
+        // Siblings of one-byte names: the kept prefix must end exactly at a separator.
+        for p in ["c/b/a", "c/b/b"] {
+            fs.insert(node(p, EntryKind::File));
+        }
         let asked = [
             "a", "a/b", "a/b/c", "a/b/c/d", "a/bc", "a/b", "a/c", "ab", "abc", "b", "b/x/y",
-            "b/x/z", "", "zz", "a/b/c",
+            "b/x/z", "", "zz", "a/b/c", "c/b/a", "c/b/b", "c/b", "c/b/b",
         ];
         let mut cursor = Cursor::default();
         for p in asked {

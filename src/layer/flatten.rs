@@ -547,6 +547,13 @@ impl Flattener {
             if refused {
                 return None;
             }
+        } else if walked.as_ref().is_some_and(|w| w.via_symlink) {
+            st.note(
+                IssueKind::HardlinkThroughSymlink,
+                &e.path,
+                e.offset,
+                format!("hardlink to {target}, whose directory goes through a symlink"),
+            );
         }
         let found = walked
             .map(|w| w.path.join(target.file_name()))

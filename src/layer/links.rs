@@ -64,10 +64,74 @@ fn entry_name(
     })
 }
 
+/// Whether a relative symlink target, read from the directory `dir` of the link, climbs
+/// above the root at some point (`..` past it); absolute targets never do (every container
+/// runtime resolves them inside the root).
+fn climbs_above_root(dir: &crate::path::EntryPath, target: &[u8]) -> bool {
+    if target.first() == Some(&b'/') {
+        return false;
+    }
+    let mut depth = dir.components().count();
+    for c in target.split(|&b| b == b'/') {
+        match c {
+            b"" | b"." => {}
+            b".." => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return true,
+            },
+            _ => depth = depth.saturating_add(1),
+        }
+    }
+    false
+}
+
+/// The symlinks of an image's layers whose relative target climbs above the root
+/// ([`Code::LayerSymlinkAboveRoot`]): (code, layer, entry offset, path, message).
+fn climbing_symlinks(
+    archive: &crate::model::Archive,
+    image: &crate::model::Image,
+) -> Vec<(Code, usize, u64, String, String)> {
+    let mut out = Vec::new();
+    for (n, layer) in image.layers.iter().enumerate() {
+        let with_links = archive
+            .layer_member(layer)
+            .and_then(|m| m.layer.as_ref())
+            .is_some_and(|s| s.symlinks > 0);
+        if !with_links {
+            continue;
+        }
+        let Ok(records) = crate::layer::image::layer_records(archive, n, layer) else {
+            continue;
+        };
+        for r in &records.records {
+            let Record::Entry(e) = r else { continue };
+            let crate::scan::entry::EntryKind::Symlink { target } = &e.kind else {
+                continue;
+            };
+            let dir = e.path.parent().unwrap_or_default();
+            if e.path.is_root() || !climbs_above_root(&dir, target) {
+                continue;
+            }
+            out.push((
+                Code::LayerSymlinkAboveRoot,
+                n,
+                e.offset,
+                e.path.to_string_lossy().into_owned(),
+                format!(
+                    "the symlink {} -> {:?} climbs above the layer root: a chroot keeps it inside, an extractor or a reader that follows it on the host leaves the root",
+                    e.path,
+                    String::from_utf8_lossy(target)
+                ),
+            ));
+        }
+    }
+    out
+}
+
 /// Adds the link findings of every image of `report` (read by `reader` with
 /// [`Reader::record_entries`]) to its findings: [`Code::LayerLinkEscape`],
 /// [`Code::LayerLinkLoop`], [`Code::LayerRootNotDirectory`] and
-/// [`Code::WhiteoutThroughSymlink`], each with the layer member, the entry and its offset,
+/// [`Code::WhiteoutThroughSymlink`] and [`Code::LayerSymlinkAboveRoot`], each with the layer member, the entry and its offset,
 /// the image and the layer. Repeats of one code in one layer collapse into one finding with a
 /// count that keeps the first location. Images whose layers cannot be applied (damaged, not
 /// recorded) are left out: their findings already say why. `report.valid` is updated.
@@ -89,37 +153,70 @@ pub fn check_links(reader: &Reader, report: &mut Report) {
     // (code, member index, entry offset) already counted (layers shared by images).
     let mut seen = std::collections::HashSet::new();
     let mut found: Vec<Finding> = Vec::new();
+    // Each flattened image's layers as the loaders' appliers meet their links.
+    let mut applied = crate::rules::loaders::Applied::new();
     let archive = &report.archive;
     for (n, image) in archive.images.iter().enumerate() {
         if archive.image_intact(image).is_err() {
             continue;
         }
-        // Every case needs a symlink (a root entry that is one included): an image without
-        // any is not flattened, so validate costs nothing more for it.
-        let has_symlinks = image.layers.iter().any(|l| {
-            archive
-                .layer_member(l)
-                .and_then(|m| m.layer.as_ref())
-                .is_some_and(|s| s.symlinks > 0)
-        });
-        if !has_symlinks {
-            continue;
-        }
+        let has_symlinks = image
+            .layers
+            .iter()
+            .filter_map(|l| archive.layer_member(l).and_then(|m| m.layer.as_ref()))
+            .any(|s| s.symlinks > 0);
+        // The layers applied once, as the OCI spec applies them (the flattener, one lookup per
+        // path component): its notes are the findings, and say whether any path meets a link,
+        // a file where a directory is wanted, or a root that is no directory.
         let Ok(issues) = image_issues(archive, image, options) else {
             continue;
         };
-        for issue in &issues {
-            let Some(code) = code_of(issue.kind) else {
-                continue;
-            };
-            let Some(layer) = image.layers.get(issue.layer) else {
+        // Only then can a loader's applier fail on the links (hardlink targets included), so
+        // only then are they replayed as each loader resolves paths; an image where every
+        // path is plain costs one flattening.
+        let met_links = issues.iter().any(|i| {
+            matches!(
+                i.kind,
+                IssueKind::ThroughSymlink
+                    | IssueKind::WhiteoutThroughSymlink
+                    | IssueKind::LinkEscape
+                    | IssueKind::SymlinkLoop
+                    | IssueKind::RootNotDirectory
+                    | IssueKind::ParentNotDirectory
+                    | IssueKind::HardlinkTargetMissing
+                    | IssueKind::HardlinkToDirectory
+                    | IssueKind::HardlinkThroughSymlink
+            )
+        });
+        if met_links {
+            if let Some(a) = crate::layer::appliers::apply_image(archive, image) {
+                applied.insert(n, a);
+            }
+        }
+        // (code, layer, entry offset, entry path, message) of every case met.
+        let mut met: Vec<(Code, usize, u64, String, String)> = if has_symlinks {
+            climbing_symlinks(archive, image)
+        } else {
+            Vec::new()
+        };
+        met.extend(issues.iter().filter_map(|issue| {
+            Some((
+                code_of(issue.kind)?,
+                issue.layer,
+                issue.offset,
+                issue.path.to_string_lossy().into_owned(),
+                issue.message.clone(),
+            ))
+        }));
+        for (code, at, offset, path, message) in met {
+            let Some(layer) = image.layers.get(at) else {
                 continue;
             };
             let Some(i) = layer.index else { continue };
             let Some(member) = archive.members.get(i) else {
                 continue;
             };
-            if !seen.insert((code, i, issue.offset)) {
+            if !seen.insert((code, i, offset)) {
                 continue;
             }
             if let Some(&k) = by_key.get(&(code, i)) {
@@ -128,13 +225,12 @@ pub fn check_links(reader: &Reader, report: &mut Report) {
                 }
                 continue;
             }
-            let name = entry_name(archive, issue.layer, layer, issue.offset)
-                .unwrap_or_else(|| issue.path.to_string_lossy().into_owned());
-            let mut f = Finding::new(code, format!("layer {}: {}", issue.layer, issue.message))
+            let name = entry_name(archive, at, layer, offset).unwrap_or(path);
+            let mut f = Finding::new(code, format!("layer {at}: {message}"))
                 .at(member.path.to_string_lossy(), member.offset)
-                .in_entry(name, issue.offset);
+                .in_entry(name, offset);
             f.image = Some(n);
-            f.layer = Some(issue.layer);
+            f.layer = Some(at);
             if reader.is_strict() && f.severity == Severity::Warning {
                 f.severity = Severity::Error;
             }
@@ -142,7 +238,7 @@ pub fn check_links(reader: &Reader, report: &mut Report) {
             found.push(f);
         }
     }
-    if found.is_empty() {
+    if found.is_empty() && applied.is_empty() {
         return;
     }
     report.findings.extend(found);
@@ -151,4 +247,7 @@ pub fn check_links(reader: &Reader, report: &mut Report) {
             .cmp(&(b.offset.unwrap_or(u64::MAX), b.entry_offset.unwrap_or(0)))
     });
     report.valid = report.is_valid();
+    // The verdicts again, with the new findings and what the appliers meet.
+    report.loaders =
+        crate::rules::loaders::verdicts_applied(&report.archive, &report.findings, &applied);
 }

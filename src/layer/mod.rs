@@ -13,6 +13,7 @@
 //! included); [`content`] writes a squashed filesystem or one file from a second pass over a
 //! file; [`waste`] reports wasted space as dive does.
 
+mod appliers;
 mod changes;
 pub mod content;
 mod files;

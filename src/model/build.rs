@@ -41,14 +41,7 @@ pub(crate) fn build(walk: Walk, limits: &Limits) -> Archive {
     b.docs.oci_layout = b.doc("oci-layout", |bytes| {
         serde_json::from_slice::<oci::OciLayout>(bytes).map_err(|e| DocError::syntax(&e))
     });
-    b.docs.index = b.doc("index.json", |bytes| {
-        match oci::parse_document(bytes, oci::MEDIA_OCI_INDEX)?.0 {
-            oci::Document::Index(ix) => Ok(ix),
-            oci::Document::Manifest(_) => Err(DocError::shape(
-                "index.json is an image manifest, not an image index",
-            )),
-        }
-    });
+    b.docs.index = b.doc("index.json", oci::parse_index_json);
     let layout = layout(&members, &b.docs);
     let tree = match b.docs.index.as_ref().and_then(|d| d.parsed.as_ref()) {
         Some(Ok(ix)) => Some(OciTree::walk(

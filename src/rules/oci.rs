@@ -29,6 +29,15 @@ pub(super) fn check(a: &Archive, out: &mut Vec<Finding>) {
         ));
         return;
     };
+    // index.json itself, which the blob checks do not see (umoci CVE-2021-41190).
+    if let Some(why) = a
+        .members
+        .get(ii)
+        .and_then(|m| m.data())
+        .and_then(oci::index_json_ambiguity)
+    {
+        out.push(at(a, Code::MediaTypeAmbiguous, ii, why));
+    }
     match &doc.parsed {
         Some(Ok(_)) => {}
         Some(Err(e)) => {

@@ -30,9 +30,21 @@ fn observed_as(v: Observed) -> Outcome {
     }
 }
 
-/// Compares every installed loader with imgtar's prediction on each archive; returns the
-/// mismatches, described.
+/// Compares every installed loader with imgtar's predictions on each archive, both as
+/// `Reader::open` makes them and as `validate` makes them once it has judged the links
+/// (`layer::check_links` on a report read with recorded entries); returns the mismatches,
+/// described.
 fn compare(archives: &[(String, PathBuf)]) -> Vec<String> {
+    compare_with(archives, &[false, true])
+}
+
+/// [`compare`] with only `validate`'s predictions: archives whose layers fail an applier on
+/// their links, which only the link judgement sees.
+pub(crate) fn compare_judged(archives: &[(String, PathBuf)]) -> Vec<String> {
+    compare_with(archives, &[true])
+}
+
+fn compare_with(archives: &[(String, PathBuf)], ways: &[bool]) -> Vec<String> {
     let mut bad = Vec::new();
     let loaders: Vec<(&'static dyn Load, Loader, &str)> = TESTED
         .iter()
@@ -45,29 +57,50 @@ fn compare(archives: &[(String, PathBuf)]) -> Vec<String> {
         if std::env::var_os("IMGTAR_LOADERS_TRACE").is_some() {
             eprintln!("loaders: {name}");
         }
-        let report = Reader::new().open(path).unwrap();
+        let reports: Vec<(bool, imgtar::Report)> = ways
+            .iter()
+            .map(|&judged| {
+                let reader = Reader::new().record_entries(judged);
+                let mut report = reader.open(path).unwrap();
+                if judged {
+                    imgtar::layer::check_links(&reader, &mut report);
+                }
+                (judged, report)
+            })
+            .collect();
         for (loader, which, version) in &loaders {
-            let predicted = report
-                .loaders
-                .iter()
-                .find(|v| v.loader == *which && v.version == *version)
-                .unwrap_or_else(|| panic!("no verdict for {which} {version}"));
             assert_eq!(
                 loader.version(),
                 *version,
                 "the installed {which} is another version"
             );
             let (real, count, message) = observe(*loader, *which, version, path);
-            if real != predicted.verdict || count != predicted.images {
-                bad.push(format!(
-                    "{name}: {which} {version} {} {} image(s): {:?}\n    imgtar predicts {} {} image(s): {:?}",
-                    real.as_str(),
-                    count,
-                    message,
-                    predicted.verdict.as_str(),
-                    predicted.images,
-                    predicted.message
-                ));
+            for (judged, report) in &reports {
+                let predicted = report
+                    .loaders
+                    .iter()
+                    .find(|v| v.loader == *which && v.version == *version)
+                    .unwrap_or_else(|| panic!("no verdict for {which} {version}"));
+                let way = if *judged { "validate" } else { "Reader::open" };
+                if std::env::var_os("IMGTAR_LOADERS_TABLE").is_some() {
+                    eprintln!(
+                        "observed: {name} | {which} {version} | {} {count} | {message:?} | {way} predicts {} {}",
+                        real.as_str(),
+                        predicted.verdict.as_str(),
+                        predicted.images
+                    );
+                }
+                if real != predicted.verdict || count != predicted.images {
+                    bad.push(format!(
+                        "{name}: {which} {version} {} {} image(s): {:?}\n    imgtar ({way}) predicts {} {} image(s): {:?}",
+                        real.as_str(),
+                        count,
+                        message,
+                        predicted.verdict.as_str(),
+                        predicted.images,
+                        predicted.message
+                    ));
+                }
             }
         }
     }

@@ -33,5 +33,6 @@ mod fuzz_replay;
 mod harness;
 mod loader_facts;
 mod loaders;
+mod loaders_links;
 mod loaders_observed;
 mod loaders_smoke;

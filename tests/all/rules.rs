@@ -1018,6 +1018,29 @@ cases! {
         build: || oci(|s| { s.index["manifests"][0]["mediaType"] = json!(MEDIA_INDEX); }),
         expect: Code::MediaTypeAmbiguous, severity: E, at: At::Mark("manifest"), ..D
     };
+    media_type_ambiguous_index_json_layers: Case {
+        // index.json itself carrying an image manifest's `layers` (umoci CVE-2021-41190).
+        build: || oci(|s| { s.index["layers"] = json!([]); }),
+        expect: Code::MediaTypeAmbiguous, severity: E, at: At::Member("index.json"), ..D
+    };
+    media_type_ambiguous_index_json_config: Case {
+        build: || oci(|s| { s.index["config"] = s.index["manifests"][0].clone(); }),
+        expect: Code::MediaTypeAmbiguous, severity: E, at: At::Member("index.json"), ..D
+    };
+    media_type_ambiguous_index_json_media_type: Case {
+        // The loaders read it as an index all the same (podman 4.3 loads it).
+        build: || oci(|s| { s.index["mediaType"] = json!(MEDIA_MANIFEST); }),
+        expect: Code::MediaTypeAmbiguous, severity: E, at: At::Member("index.json"), ..D
+    };
+    media_type_ambiguous_index_json_docker25: Case {
+        // Docker 25's layout: `docker load` reads manifest.json and never index.json.
+        build: || {
+            let mut s = OciSave::docker25(Image::sample());
+            s.index["layers"] = json!([]);
+            oci_plan(&s, &s.plan())
+        },
+        expect: Code::MediaTypeAmbiguous, severity: E, at: At::Member("index.json"), ..D
+    };
     config_too_large: Case {
         build: || docker(|s| {
             let big = padded_json(&s.image.config, (4 << 20) + 1);
@@ -1477,7 +1500,14 @@ cases! {
     };
     layer_link_escape_relative: Case {
         build: || top_layer(Plan::new().symlink("x", "../../../..").file("x/y", b"y"), Some("x/y")),
-        expect: Code::LayerLinkEscape, severity: E, at: At::Mark("layer"), ..D
+        expect: Code::LayerLinkEscape, severity: E, at: At::Mark("layer"),
+        also: &[Code::LayerSymlinkAboveRoot], ..D
+    };
+    layer_symlink_above_root: Case {
+        // Nothing goes through it: the link itself climbs above the root (the loaders load it:
+        // tests/all/loaders_links.rs).
+        build: || top_layer(Plan::new().dir("a/").symlink("a/b", "../../../etc"), Some("a/b")),
+        expect: Code::LayerSymlinkAboveRoot, severity: W, at: At::Mark("layer"), ..D
     };
     whiteout_through_symlink: Case {
         build: || {
@@ -1513,10 +1543,11 @@ fn every_code_has_a_case() {
         .collect();
     // Judged by `validate` (recorded entries, `layer::check_links`) and covered, with their
     // places, by the hostile table of tests/all/unpack.rs. Not in this table, whose cases
-    // the loader comparison also loads: the real loaders refuse these archives (docker 20.10
-    // and podman 4.3 "too many levels of symbolic links", "unlinkat .//: device or resource
-    // busy"; containerd 1.6 "too many links") and the loader verdicts do not predict that
-    // yet.
+    // the loader comparison also loads and checks against `Reader::open`'s verdicts too: the
+    // real loaders refuse these archives (docker 20.10 and podman 4.3 "too many levels of
+    // symbolic links", "unlinkat .//: device or resource busy"; containerd 1.6 "too many
+    // links"), which only `validate`'s verdicts predict (they apply the recorded entries);
+    // they are compared in tests/all/loaders_links.rs.
     let elsewhere = [Code::LayerLinkLoop, Code::LayerRootNotDirectory];
     let missing: Vec<Code> = Code::ALL
         .iter()

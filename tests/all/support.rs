@@ -800,6 +800,74 @@ impl DockerSave {
     }
 }
 
+/// Layers whose links are all legitimate and stay in the root: glibc's relative loader link
+/// (`lib64/ld-linux-x86-64.so.2 -> ../lib/...`), a usrmerge `bin -> usr/bin`, and absolute
+/// alternatives links (`/usr/bin/python -> /etc/alternatives/python`), then a file through
+/// `bin`.
+pub fn legitimate_links() -> Vec<Plan> {
+    vec![
+        Plan::new()
+            .file("lib/x86_64-linux-gnu/ld-2.31.so", b"ld")
+            .dir("lib64/")
+            .symlink(
+                "lib64/ld-linux-x86-64.so.2",
+                "../lib/x86_64-linux-gnu/ld-2.31.so",
+            )
+            .file("usr/bin/python3", b"py")
+            .symlink("bin", "usr/bin")
+            .symlink("etc/alternatives/python", "/usr/bin/python3")
+            .symlink("usr/bin/python", "/etc/alternatives/python"),
+        Plan::new().file("bin/sh", b"sh"),
+    ]
+}
+
+/// The unprivileged user the rootless tests run the CLI as (`nobody`).
+pub const NOBODY: u32 = 65534;
+
+/// A place where [`NOBODY`] can run the `imgtar` binary: a temporary directory it can enter,
+/// a copy of the binary it can execute (the build directory may be closed to it), and a
+/// `work` directory it owns to write into.
+pub struct Rootless {
+    /// The temporary directory (mode 0755).
+    pub tmp: tempfile::TempDir,
+    /// The binary's copy.
+    pub bin: std::path::PathBuf,
+    /// A directory owned by [`NOBODY`].
+    pub work: std::path::PathBuf,
+}
+
+impl Rootless {
+    /// Sets the directory up (the caller must be root).
+    pub fn new() -> Rootless {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let bin = tmp.path().join("imgtar");
+        std::fs::copy(env!("CARGO_BIN_EXE_imgtar"), &bin).unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let work = tmp.path().join("work");
+        std::fs::create_dir(&work).unwrap();
+        std::os::unix::fs::chown(&work, Some(NOBODY), Some(NOBODY)).unwrap();
+        Rootless { tmp, bin, work }
+    }
+
+    /// Makes `path` readable by everyone (an archive the user must read).
+    pub fn readable(&self, path: &std::path::Path) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+
+    /// `imgtar` run as [`NOBODY`] through `setpriv`, arguments to be added.
+    pub fn command(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new("setpriv");
+        cmd.arg(format!("--reuid={NOBODY}"))
+            .arg(format!("--regid={NOBODY}"))
+            .args(["--clear-groups", "--"])
+            .arg(&self.bin);
+        cmd
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Pre-1.10 legacy
 // ---------------------------------------------------------------------------------------------

@@ -236,20 +236,7 @@ fn cases(canary: &str) -> Vec<Case> {
         },
         Case {
             name: "legitimate in-root links (glibc, usrmerge, alternatives)",
-            layers: vec![
-                Plan::new()
-                    .file("lib/x86_64-linux-gnu/ld-2.31.so", b"ld")
-                    .dir("lib64/")
-                    .symlink(
-                        "lib64/ld-linux-x86-64.so.2",
-                        "../lib/x86_64-linux-gnu/ld-2.31.so",
-                    )
-                    .file("usr/bin/python3", b"py")
-                    .symlink("bin", "usr/bin")
-                    .symlink("etc/alternatives/python", "/usr/bin/python3")
-                    .symlink("usr/bin/python", "/etc/alternatives/python"),
-                Plan::new().file("bin/sh", b"sh"),
-            ],
+            layers: crate::support::legitimate_links(),
             finding: None,
             refused: false,
             absent: &[],
@@ -257,13 +244,78 @@ fn cases(canary: &str) -> Vec<Case> {
     ]
 }
 
-fn link_codes() -> [Code; 4] {
+fn link_codes() -> [Code; 5] {
     [
         Code::LayerLinkEscape,
         Code::LayerLinkLoop,
         Code::LayerRootNotDirectory,
         Code::WhiteoutThroughSymlink,
+        Code::LayerSymlinkAboveRoot,
     ]
+}
+
+#[test]
+fn a_symlink_that_climbs_above_the_root_is_a_warning_at_its_entry_with_a_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layers = [
+        Plan::new()
+            .dir("a/")
+            .symlink("a/b", "../../../etc")
+            .symlink("x", "../../../..")
+            // Stays inside: glibc's loader link, a sibling, an absolute target.
+            .dir("lib64/")
+            .symlink(
+                "lib64/ld-linux-x86-64.so.2",
+                "../lib/x86_64-linux-gnu/ld-2.31.so",
+            )
+            .symlink("a/c", "../etc")
+            .symlink("usr/bin/x", "/bin/busybox"),
+        Plan::new()
+            .symlink("y", "a/../../z")
+            .symlink("a/d/e", "../../etc/../.."),
+    ];
+    let (tar, built) = archive(&layers, tmp.path());
+    for strict in [false, true] {
+        let reader = Reader::new().record_entries(true).strict(strict);
+        let mut report = reader.open(&tar).unwrap();
+        imgtar::layer::check_links(&reader, &mut report);
+        let found: Vec<_> = report
+            .findings
+            .iter()
+            .filter(|f| f.code == Code::LayerSymlinkAboveRoot)
+            .collect();
+        assert_eq!(found.len(), 2, "{found:#?}");
+        let want = if strict {
+            imgtar::Severity::Error
+        } else {
+            imgtar::Severity::Warning
+        };
+        for (f, (layer, entry, count)) in found.iter().zip([(0, "a/b", 2), (1, "y", 2)]) {
+            assert_eq!(f.layer, Some(layer));
+            assert_eq!(f.image, Some(0));
+            assert_eq!(f.entry.as_deref(), Some(entry));
+            assert_eq!(f.entry_offset, Some(built[layer].offset(entry)));
+            assert_eq!(f.count, count, "{f:?}");
+            assert_eq!(f.severity, want);
+            assert!(f.path.as_deref().unwrap().ends_with("layer.tar"));
+        }
+        assert!(
+            found[0].message.contains("../../../etc"),
+            "{}",
+            found[0].message
+        );
+        // A warning: the archive stays valid unless strict.
+        assert_eq!(report.valid, !strict, "{:#?}", report.findings);
+    }
+    // The legitimate links of the hostile table give none.
+    let (tar, _) = archive(&crate::support::legitimate_links(), tmp.path());
+    let reader = Reader::new().record_entries(true);
+    let mut report = reader.open(&tar).unwrap();
+    imgtar::layer::check_links(&reader, &mut report);
+    assert!(report
+        .findings
+        .iter()
+        .all(|f| f.code != Code::LayerSymlinkAboveRoot));
 }
 
 #[test]
@@ -671,11 +723,7 @@ fn unpack_as_an_unprivileged_user_keeps_modes_and_lists_what_it_skipped() {
         );
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let bin = tmp.path().join("imgtar");
-    std::fs::copy(env!("CARGO_BIN_EXE_imgtar"), &bin).unwrap();
-    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let rootless = crate::support::Rootless::new();
     let mut p = Plan::new()
         .file("secret", b"s")
         .hardlink("secret-link", "secret")
@@ -685,15 +733,11 @@ fn unpack_as_an_unprivileged_user_keeps_modes_and_lists_what_it_skipped() {
         .raw("dev/sda", b'4', b"", "");
     p.get_mut("secret").mode = 0o000;
     p.get_mut("ro/").mode = 0o555;
-    let (tar, _) = archive(&[p], tmp.path());
-    std::fs::set_permissions(&tar, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let work = tmp.path().join("work");
-    std::fs::create_dir(&work).unwrap();
-    std::os::unix::fs::chown(&work, Some(65534), Some(65534)).unwrap();
-    let dest = work.join("dest");
-    let out = std::process::Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(&bin)
+    let (tar, _) = archive(&[p], rootless.tmp.path());
+    rootless.readable(&tar);
+    let dest = rootless.work.join("dest");
+    let out = rootless
+        .command()
         .arg("unpack")
         .arg(&tar)
         .arg("-o")

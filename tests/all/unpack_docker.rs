@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use sha2::{Digest as _, Sha256};
 
@@ -274,27 +273,18 @@ fn unpack_as_an_unprivileged_user_skips_ownership_and_devices() {
         crate::harness::skipped("unpack rootless", "the tests do not run as root");
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    // The binary and the archive where the unprivileged user can read them.
-    let bin = tmp.path().join("imgtar");
-    std::fs::copy(env!("CARGO_BIN_EXE_imgtar"), &bin).unwrap();
-    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let work = tmp.path().join("work");
-    std::fs::create_dir(&work).unwrap();
-    std::os::unix::fs::chown(&work, Some(65534), Some(65534)).unwrap();
+    let rootless = crate::support::Rootless::new();
     // Setuid files, several owners, hardlinks, and (in the whiteouts image) deletions.
     for name in ["dive-docker-1.10-whiteouts.tar", "snyk-kaniko-busybox.tar"] {
         let src = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("testdata/real")
             .join(name);
-        let archive = tmp.path().join(name);
+        let archive = rootless.tmp.path().join(name);
         std::fs::copy(&src, &archive).unwrap();
-        std::fs::set_permissions(&archive, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let dest = work.join(name);
-        let out = Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-            .arg(&bin)
+        rootless.readable(&archive);
+        let dest = rootless.work.join(name);
+        let out = rootless
+            .command()
             .arg("unpack")
             .arg(&archive)
             .arg("-o")

@@ -22,6 +22,8 @@ pub(crate) enum Outer {
 pub(crate) struct Facts<'a> {
     pub a: &'a Archive,
     pub findings: &'a [Finding],
+    /// What applying some images' layers with their links resolved found.
+    pub applied: &'a super::Applied,
 }
 
 /// One layer of an image, as a loader applying it sees it.
@@ -54,8 +56,16 @@ pub(crate) enum LayerFact {
 }
 
 impl<'a> Facts<'a> {
-    pub(crate) fn of(a: &'a Archive, findings: &'a [Finding]) -> Facts<'a> {
-        Facts { a, findings }
+    pub(crate) fn of(
+        a: &'a Archive,
+        findings: &'a [Finding],
+        applied: &'a super::Applied,
+    ) -> Facts<'a> {
+        Facts {
+            a,
+            findings,
+            applied,
+        }
     }
 
     /// How the outer stream reads when it is read to its end (a decompressor that fails
@@ -192,6 +202,13 @@ impl<'a> Facts<'a> {
             .as_ref()
             .map(|c| c.diff_ids.clone())
             .unwrap_or_default();
+        // What applying the image's layers with their links resolved found, when it was.
+        let applied = self
+            .a
+            .images
+            .iter()
+            .position(|i| std::ptr::eq(i, img))
+            .and_then(|n| self.applied.get(&n));
         // Paths of the layers below, for hardlinks across layers.
         let mut below: std::collections::HashSet<u64> = std::collections::HashSet::new();
         order
@@ -214,8 +231,21 @@ impl<'a> Facts<'a> {
                             let dangling = s.outside_links.iter().any(|(_, t, _)| {
                                 !below.contains(&crate::scan::path_key(t.as_bytes()))
                             });
-                            let apply = applier_failure(s, dangling);
-                            let containerd = containerd_failure(s, dangling || link_below);
+                            let linked = applied.and_then(|a| {
+                                img.layers
+                                    .iter()
+                                    .position(|x| std::ptr::eq(x, *l))
+                                    .and_then(|p| a.get(p))
+                            });
+                            // With the links resolved, moby's hardlinks are judged there
+                            // (a target through a symlink of a lower layer is found);
+                            // containerd's overlay applier still needs the target in the layer.
+                            let apply = match linked {
+                                Some(x) => applier_failure(s, false).or(x.moby),
+                                None => applier_failure(s, dangling),
+                            };
+                            let containerd = containerd_failure(s, dangling || link_below)
+                                .or(linked.and_then(|x| x.containerd));
                             below.extend(s.paths.iter().copied());
                             (
                                 s.compression,

@@ -183,9 +183,34 @@ impl Run {
     }
 }
 
+/// How the layer appliers of the loaders meet one layer of an image once its links are
+/// resolved as each resolves them (found by applying the recorded entries in order: see
+/// `layer::check_links`): the words of the first entry each fails on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct LayerApplied {
+    /// moby's chrooted applier (`docker load`, and podman's containers/storage, which shares
+    /// it).
+    pub moby: Option<&'static str>,
+    /// containerd's applier (`ctr images import`, Docker's containerd store).
+    pub containerd: Option<&'static str>,
+}
+
+/// [`LayerApplied`] of every layer (in the image's order) of the images that were applied,
+/// by image index. An image left out is judged from the layer scans alone.
+pub(crate) type Applied = std::collections::HashMap<usize, Vec<LayerApplied>>;
+
 /// Every loader's verdict on `archive` (whose findings are `findings`).
 pub(crate) fn verdicts(archive: &Archive, findings: &[Finding]) -> Vec<Verdict> {
-    let f = facts::Facts::of(archive, findings);
+    verdicts_applied(archive, findings, &Applied::new())
+}
+
+/// [`verdicts`], with what applying the layers' links found for some images.
+pub(crate) fn verdicts_applied(
+    archive: &Archive,
+    findings: &[Finding],
+    applied: &Applied,
+) -> Vec<Verdict> {
+    let f = facts::Facts::of(archive, findings, applied);
     let mut out = Vec::new();
     for (version, tested, run) in docker::classic(&f) {
         out.push(run.verdict(Loader::Docker, version, tested));
