@@ -209,12 +209,7 @@ impl Read for Decoder<'_> {
                 if self.tally.failed.load(Relaxed) || self.compression == Compression::None {
                     return Err(e);
                 }
-                let failure =
-                    if self.tally.eof.load(Relaxed) && e.kind() == io::ErrorKind::UnexpectedEof {
-                        DecodeFailure::Truncated
-                    } else {
-                        DecodeFailure::Corrupt
-                    };
+                let (failure, message) = classify(&e, self.tally.eof.load(Relaxed));
                 let kind = e.kind();
                 return Err(io::Error::new(
                     kind,
@@ -223,7 +218,7 @@ impl Read for Decoder<'_> {
                         failure,
                         consumed: self.tally.consumed.load(Relaxed),
                         produced: self.produced,
-                        message: e.to_string(),
+                        message,
                     },
                 ));
             }
@@ -253,6 +248,57 @@ impl Read for Decoder<'_> {
     }
 }
 
+/// Whether a decoder's failure `e` is a truncation or corruption (`eof`: the compressed input
+/// had reached its end), and the decoder's words for it.
+///
+/// zstd, xz and bzip2 say `UnexpectedEof` when their input ends early. ISA-L (gzip) has no
+/// such answer: its inflate consumes what it has and asks for more, and `isal-rs` fails with
+/// its generic "no progress" error when two calls in a row produce nothing, which is what a
+/// cut stream gives once the input is at its end. Invalid data is one of ISA-L's own codes
+/// (invalid block, symbol, distance, wrapper, method, checksum), whatever the position.
+fn classify(e: &io::Error, eof: bool) -> (DecodeFailure, String) {
+    use isal::error::Error as Isal;
+    use isal::DecompCode as C;
+    match e.get_ref().and_then(|i| i.downcast_ref::<Isal>()) {
+        Some(Isal::DecompressionError(code)) => {
+            let words = match code {
+                C::InvalidBlock => "invalid deflate block",
+                C::InvalidSymbol => "invalid deflate symbol",
+                C::InvalidLoopBack => "invalid distance: too far back",
+                C::InvalidWrapper => "invalid gzip header",
+                C::UnsupportedMethod => "unsupported compression method in the gzip header",
+                C::IncorrectChecksum => "the gzip trailer's CRC-32 or size does not match",
+                C::EndInput if eof => {
+                    return (
+                        DecodeFailure::Truncated,
+                        "the compressed input ends before the gzip stream does".into(),
+                    )
+                }
+                other => {
+                    return (
+                        DecodeFailure::Corrupt,
+                        format!("inflate failed ({other:?})"),
+                    )
+                }
+            };
+            (DecodeFailure::Corrupt, words.into())
+        }
+        // `None`: the no-progress error (`Some` carries a return code ISA-L does not document).
+        Some(Isal::Other((None, _))) if eof => (
+            DecodeFailure::Truncated,
+            "the compressed input ends before the gzip stream does".into(),
+        ),
+        Some(Isal::Other(_)) => (
+            DecodeFailure::Corrupt,
+            "the deflate data makes no progress (invalid)".into(),
+        ),
+        _ if eof && e.kind() == io::ErrorKind::UnexpectedEof => {
+            (DecodeFailure::Truncated, e.to_string())
+        }
+        _ => (DecodeFailure::Corrupt, e.to_string()),
+    }
+}
+
 /// Wraps `r` in the bounded decoder for `c` (for [`Compression::None`], a pass-through that
 /// counts). Building a zstd decoder can fail (allocation of its context), which is a
 /// [`DecodeFailure::Corrupt`] of the stream.
@@ -264,7 +310,10 @@ pub(crate) fn decoder<'a, R: Read + 'a>(c: Compression, r: R, limits: &Limits) -
     };
     let inner: Box<dyn Read + 'a> = match c {
         Compression::None => Box::new(tap),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(tap)),
+        // Every gzip member in turn (eStargz, concatenated streams), as Go's `gzip.Reader`
+        // (multistream) reads them for `docker load`: the reader starts the next member
+        // whenever input follows one.
+        Compression::Gzip => Box::new(isal::read::GzipDecoder::new(tap)),
         Compression::Zstd => match zstd::stream::read::Decoder::new(tap) {
             Ok(d) => Box::new(d),
             Err(e) => Box::new(Failing(Some(e))),
