@@ -313,7 +313,7 @@ pub(crate) fn decoder<'a, R: Read + 'a>(c: Compression, r: R, limits: &Limits) -
         // Every gzip member in turn (eStargz, concatenated streams), as Go's `gzip.Reader`
         // (multistream) reads them for `docker load`: the reader starts the next member
         // whenever input follows one.
-        Compression::Gzip => Box::new(isal::read::GzipDecoder::new(tap)),
+        Compression::Gzip => Box::new(Gzip::Start(Some(tap))),
         Compression::Zstd => match zstd::stream::read::Decoder::new(tap) {
             Ok(d) => Box::new(d),
             Err(e) => Box::new(Failing(Some(e))),
@@ -338,6 +338,48 @@ pub(crate) fn decoder<'a, R: Read + 'a>(c: Compression, r: R, limits: &Limits) -
             u64::MAX
         },
         failed: false,
+    }
+}
+
+/// gzip's inflater, chosen from the first member's header flags when the first read comes.
+///
+/// ISA-L, except when the first header carries an extra field, a name or a comment: `isal-rs`
+/// gives up on a stream when two of its 16 KiB input steps in a row produce no output (its
+/// guard against looping on bad headers), which a valid header longer than that also does
+/// (Go's reader and zlib accept any length). Such a stream goes through flate2 (zlib-rs), as
+/// every gzip stream did before. Layers written by Go (`docker save`, containerd, buildkit)
+/// carry none of the three. The limit remains for a later member's header (eStargz writes its
+/// extra field in the last, small member only) and for a member with more than 16 KiB of
+/// compressed data that inflates to nothing.
+enum Gzip<R: Read> {
+    Start(Option<R>),
+    Isal(Box<isal::read::GzipDecoder<io::Chain<io::Cursor<Vec<u8>>, R>>>),
+    Zlib(Box<flate2::read::MultiGzDecoder<io::Chain<io::Cursor<Vec<u8>>, R>>>),
+}
+
+/// gzip header flags: FEXTRA, FNAME, FCOMMENT (RFC 1952 section 2.3.1).
+const GZIP_LONG_FIELDS: u8 = 0x04 | 0x08 | 0x10;
+
+impl<R: Read> Read for Gzip<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Gzip::Start(r) = self {
+            let Some(mut r) = r.take() else {
+                return Ok(0);
+            };
+            let head = read_head(&mut r, 10)?;
+            let flags = head.get(3).copied().unwrap_or(0);
+            let source = io::Cursor::new(head).chain(r);
+            *self = if flags & GZIP_LONG_FIELDS == 0 {
+                Gzip::Isal(Box::new(isal::read::GzipDecoder::new(source)))
+            } else {
+                Gzip::Zlib(Box::new(flate2::read::MultiGzDecoder::new(source)))
+            };
+        }
+        match self {
+            Gzip::Start(_) => Ok(0),
+            Gzip::Isal(d) => d.read(buf),
+            Gzip::Zlib(d) => d.read(buf),
+        }
     }
 }
 
@@ -435,6 +477,42 @@ mod tests {
             DecodeError::of(&corrupt).unwrap().failure,
             DecodeFailure::Corrupt
         );
+    }
+
+    #[test]
+    fn odd_but_valid_gzip_decodes() {
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 7) as u8).collect();
+        // A 40 000-byte extra field in the header (Go's reader takes up to 64 KiB), and a
+        // second member after the first.
+        let mut e = flate2::GzBuilder::new()
+            .extra(vec![b'x'; 40_000])
+            .write(Vec::new(), flate2::Compression::default());
+        e.write_all(&data).unwrap();
+        let mut bytes = e.finish().unwrap();
+        bytes.extend(gz(&data));
+        let mut both = data.clone();
+        both.extend(&data);
+        assert_eq!(decode(Compression::Gzip, &bytes).unwrap(), both);
+        // A plain first member (ISA-L's path), then one with a small extra field and a name,
+        // as eStargz's last member has.
+        let mut bytes = gz(&data);
+        let mut e = flate2::GzBuilder::new()
+            .extra(b"SG\x10\x00ffffffffffffffff".to_vec())
+            .filename("layer.tar")
+            .write(Vec::new(), flate2::Compression::default());
+        e.write_all(b"tail").unwrap();
+        bytes.extend(e.finish().unwrap());
+        let mut want = data.clone();
+        want.extend(b"tail");
+        assert_eq!(decode(Compression::Gzip, &bytes).unwrap(), want);
+        // Many sync-flushed chunks (empty stored blocks between them).
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        for c in data.chunks(100) {
+            e.write_all(c).unwrap();
+            e.flush().unwrap();
+        }
+        let bytes = e.finish().unwrap();
+        assert_eq!(decode(Compression::Gzip, &bytes).unwrap(), data);
     }
 
     #[test]
