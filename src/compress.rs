@@ -353,9 +353,12 @@ pub(crate) fn decoder<'a, R: Read + 'a>(c: Compression, r: R, limits: &Limits) -
 /// compressed data that inflates to nothing.
 enum Gzip<R: Read> {
     Start(Option<R>),
-    Isal(Box<isal::read::GzipDecoder<io::Chain<io::Cursor<Vec<u8>>, R>>>),
-    Zlib(Box<flate2::read::MultiGzDecoder<io::Chain<io::Cursor<Vec<u8>>, R>>>),
+    Isal(Box<isal::read::GzipDecoder<Filled<Peeked<R>>>>),
+    Zlib(Box<flate2::read::MultiGzDecoder<Peeked<R>>>),
 }
+
+/// The stream with its first header bytes, read to choose the inflater, put back in front.
+type Peeked<R> = io::Chain<io::Cursor<Vec<u8>>, R>;
 
 /// gzip header flags: FEXTRA, FNAME, FCOMMENT (RFC 1952 section 2.3.1).
 const GZIP_LONG_FIELDS: u8 = 0x04 | 0x08 | 0x10;
@@ -370,7 +373,7 @@ impl<R: Read> Read for Gzip<R> {
             let flags = head.get(3).copied().unwrap_or(0);
             let source = io::Cursor::new(head).chain(r);
             *self = if flags & GZIP_LONG_FIELDS == 0 {
-                Gzip::Isal(Box::new(isal::read::GzipDecoder::new(source)))
+                Gzip::Isal(Box::new(isal::read::GzipDecoder::new(Filled(source))))
             } else {
                 Gzip::Zlib(Box::new(flate2::read::MultiGzDecoder::new(source)))
             };
@@ -380,6 +383,31 @@ impl<R: Read> Read for Gzip<R> {
             Gzip::Isal(d) => d.read(buf),
             Gzip::Zlib(d) => d.read(buf),
         }
+    }
+}
+
+/// Fills every read unless the stream ends (as [`Tap`] does, over the peeked header chained
+/// to the rest): ISA-L's no-progress guard counts input steps, so a short read (the 10 header
+/// bytes alone) would make an empty member look like two steps without output.
+struct Filled<R>(R);
+
+impl<R: Read> Read for Filled<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut got = 0usize;
+        while let Some(rest) = buf.get_mut(got..) {
+            if rest.is_empty() {
+                break;
+            }
+            match self.0.read(rest) {
+                Ok(0) => break,
+                Ok(n) => got = got.saturating_add(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // Hand over what was read; the error comes back on the next call.
+                Err(_) if got > 0 => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(got)
     }
 }
 
@@ -505,6 +533,11 @@ mod tests {
         let mut want = data.clone();
         want.extend(b"tail");
         assert_eq!(decode(Compression::Gzip, &bytes).unwrap(), want);
+        // An empty stream, and an empty member after a full one.
+        assert_eq!(decode(Compression::Gzip, &gz(b"")).unwrap(), b"");
+        let mut bytes = gz(&data);
+        bytes.extend(gz(b""));
+        assert_eq!(decode(Compression::Gzip, &bytes).unwrap(), data);
         // Many sync-flushed chunks (empty stored blocks between them).
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         for c in data.chunks(100) {
