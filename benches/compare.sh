@@ -25,6 +25,8 @@
 # On a shared machine, WAIT_IDLE=SECONDS waits (at most that long) before each timing until the
 # other processes leave the CPUs at least 90 % idle; each result line records how busy they
 # were just before (the last column of $WORK/results.txt), and the table says the median.
+# IMAGES="gzip-2g zstd-2g" and TOOLS="file pipe ls" time only those (the table leaves the rest
+# as nan); the baseline's columns are added to TOOLS when BASELINE is set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}
@@ -37,7 +39,7 @@ done
 
 cargo build --release --quiet
 cargo build --release --quiet --example make-image
-cargo build --release --quiet --features ring --target-dir target/ring
+case " ${TOOLS:-ring} " in *" ring "*) cargo build --release --quiet --features ring --target-dir target/ring ;; esac
 IMGTAR=target/release/imgtar
 IMGTAR_RING=target/ring/release/imgtar
 GEN=target/release/examples/make-image
@@ -72,8 +74,8 @@ gen gzip-200m docker25 200 --gzip-layers
 gen zstd-200m docker25 200 --zstd-layers
 
 [ "$RUNS" -gt 0 ] || exit 0
-IMAGES="legacy-2g docker25-2g gzip-2g zstd-2g legacy-200m docker25-200m gzip-200m zstd-200m"
-TOOLS="file pipe ring openssl skopeo ls"
+IMAGES=${IMAGES:-legacy-2g docker25-2g gzip-2g zstd-2g legacy-200m docker25-200m gzip-200m zstd-200m}
+TOOLS=${TOOLS:-file pipe ring openssl skopeo ls}
 [ -n "${BASELINE:-}" ] && TOOLS="$TOOLS base-file base-pipe base-ls"
 RES="$WORK/results.txt"
 : > "$RES"
@@ -132,7 +134,7 @@ for line in open(res):
     img, tool, sec, kib, *rest = line.split()
     wall[img, tool].append(float(sec)); rss[img, tool].append(int(kib))
     busy += [int(b) for b in rest]
-med = lambda k: statistics.median(wall[k])
+med = lambda k: statistics.median(wall[k]) if wall[k] else float('nan')
 imgs = sorted({i for i, _ in wall}, key=lambda i: (not i.endswith('2g'), i))
 print("| image | size | imgtar file | imgtar pipe | imgtar (ring) file | openssl | skopeo copy | imgtar ls | file/openssl | pipe/openssl | skopeo/imgtar | peak RSS file / pipe |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -141,10 +143,12 @@ for i in imgs:
     print(f"| {i} | {size:.0f} MiB | {med((i,'file')):.2f} s | {med((i,'pipe')):.2f} s | {med((i,'ring')):.2f} s | "
           f"{med((i,'openssl')):.2f} s | {med((i,'skopeo')):.2f} s | {med((i,'ls'))*1000:.0f} ms | "
           f"{med((i,'file'))/med((i,'openssl')):.2f} | {med((i,'pipe'))/med((i,'openssl')):.2f} | "
-          f"{med((i,'skopeo'))/med((i,'file')):.1f}x | {max(rss[i,'file'])/1024:.1f} / {max(rss[i,'pipe'])/1024:.1f} MiB |")
+          f"{med((i,'skopeo'))/med((i,'file')):.1f}x | {max(rss[i,'file'], default=0)/1024:.1f} / {max(rss[i,'pipe'], default=0)/1024:.1f} MiB |")
 print()
 for fam in ("legacy", "docker25", "gzip", "zstd"):
-    big, small = max(rss[fam + "-2g", "file"]), max(rss[fam + "-200m", "file"])
+    big, small = max(rss[fam + "-2g", "file"], default=0), max(rss[fam + "-200m", "file"], default=0)
+    if not big or not small:
+        continue
     print(f"- {fam}: peak RSS 2 GiB / 200 MiB = {big/1024:.1f} / {small/1024:.1f} MiB ({(big/small - 1)*100:+.0f}%)")
 if any(t == 'base-file' for _, t in wall):
     print("\nAgainst BASELINE (same run; ratio = this build / baseline, lower is faster):\n")

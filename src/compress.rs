@@ -209,12 +209,7 @@ impl Read for Decoder<'_> {
                 if self.tally.failed.load(Relaxed) || self.compression == Compression::None {
                     return Err(e);
                 }
-                let failure =
-                    if self.tally.eof.load(Relaxed) && e.kind() == io::ErrorKind::UnexpectedEof {
-                        DecodeFailure::Truncated
-                    } else {
-                        DecodeFailure::Corrupt
-                    };
+                let (failure, message) = classify(&e, self.tally.eof.load(Relaxed));
                 let kind = e.kind();
                 return Err(io::Error::new(
                     kind,
@@ -223,7 +218,7 @@ impl Read for Decoder<'_> {
                         failure,
                         consumed: self.tally.consumed.load(Relaxed),
                         produced: self.produced,
-                        message: e.to_string(),
+                        message,
                     },
                 ));
             }
@@ -253,6 +248,57 @@ impl Read for Decoder<'_> {
     }
 }
 
+/// Whether a decoder's failure `e` is a truncation or corruption (`eof`: the compressed input
+/// had reached its end), and the decoder's words for it.
+///
+/// zstd, xz and bzip2 say `UnexpectedEof` when their input ends early. ISA-L (gzip) has no
+/// such answer: its inflate consumes what it has and asks for more, and `isal-rs` fails with
+/// its generic "no progress" error when two calls in a row produce nothing, which is what a
+/// cut stream gives once the input is at its end. Invalid data is one of ISA-L's own codes
+/// (invalid block, symbol, distance, wrapper, method, checksum), whatever the position.
+fn classify(e: &io::Error, eof: bool) -> (DecodeFailure, String) {
+    use isal::error::Error as Isal;
+    use isal::DecompCode as C;
+    match e.get_ref().and_then(|i| i.downcast_ref::<Isal>()) {
+        Some(Isal::DecompressionError(code)) => {
+            let words = match code {
+                C::InvalidBlock => "invalid deflate block",
+                C::InvalidSymbol => "invalid deflate symbol",
+                C::InvalidLoopBack => "invalid distance: too far back",
+                C::InvalidWrapper => "invalid gzip header",
+                C::UnsupportedMethod => "unsupported compression method in the gzip header",
+                C::IncorrectChecksum => "the gzip trailer's CRC-32 or size does not match",
+                C::EndInput if eof => {
+                    return (
+                        DecodeFailure::Truncated,
+                        "the compressed input ends before the gzip stream does".into(),
+                    )
+                }
+                other => {
+                    return (
+                        DecodeFailure::Corrupt,
+                        format!("inflate failed ({other:?})"),
+                    )
+                }
+            };
+            (DecodeFailure::Corrupt, words.into())
+        }
+        // `None`: the no-progress error (`Some` carries a return code ISA-L does not document).
+        Some(Isal::Other((None, _))) if eof => (
+            DecodeFailure::Truncated,
+            "the compressed input ends before the gzip stream does".into(),
+        ),
+        Some(Isal::Other(_)) => (
+            DecodeFailure::Corrupt,
+            "the deflate data makes no progress (invalid)".into(),
+        ),
+        _ if eof && e.kind() == io::ErrorKind::UnexpectedEof => {
+            (DecodeFailure::Truncated, e.to_string())
+        }
+        _ => (DecodeFailure::Corrupt, e.to_string()),
+    }
+}
+
 /// Wraps `r` in the bounded decoder for `c` (for [`Compression::None`], a pass-through that
 /// counts). Building a zstd decoder can fail (allocation of its context), which is a
 /// [`DecodeFailure::Corrupt`] of the stream.
@@ -264,7 +310,10 @@ pub(crate) fn decoder<'a, R: Read + 'a>(c: Compression, r: R, limits: &Limits) -
     };
     let inner: Box<dyn Read + 'a> = match c {
         Compression::None => Box::new(tap),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(tap)),
+        // Every gzip member in turn (eStargz, concatenated streams), as Go's `gzip.Reader`
+        // (multistream) reads them for `docker load`: the reader starts the next member
+        // whenever input follows one.
+        Compression::Gzip => Box::new(Gzip::Start(Some(tap))),
         Compression::Zstd => match zstd::stream::read::Decoder::new(tap) {
             Ok(d) => Box::new(d),
             Err(e) => Box::new(Failing(Some(e))),
@@ -289,6 +338,76 @@ pub(crate) fn decoder<'a, R: Read + 'a>(c: Compression, r: R, limits: &Limits) -
             u64::MAX
         },
         failed: false,
+    }
+}
+
+/// gzip's inflater, chosen from the first member's header flags when the first read comes.
+///
+/// ISA-L, except when the first header carries an extra field, a name or a comment: `isal-rs`
+/// gives up on a stream when two of its 16 KiB input steps in a row produce no output (its
+/// guard against looping on bad headers), which a valid header longer than that also does
+/// (Go's reader and zlib accept any length). Such a stream goes through flate2 (zlib-rs), as
+/// every gzip stream did before. Layers written by Go (`docker save`, containerd, buildkit)
+/// carry none of the three. The limit remains for a later member's header (eStargz writes its
+/// extra field in the last, small member only) and for a member with more than 16 KiB of
+/// compressed data that inflates to nothing.
+enum Gzip<R: Read> {
+    Start(Option<R>),
+    Isal(Box<isal::read::GzipDecoder<Filled<Peeked<R>>>>),
+    Zlib(Box<flate2::read::MultiGzDecoder<Peeked<R>>>),
+}
+
+/// The stream with its first header bytes, read to choose the inflater, put back in front.
+type Peeked<R> = io::Chain<io::Cursor<Vec<u8>>, R>;
+
+/// gzip header flags: FEXTRA, FNAME, FCOMMENT (RFC 1952 section 2.3.1).
+const GZIP_LONG_FIELDS: u8 = 0x04 | 0x08 | 0x10;
+
+impl<R: Read> Read for Gzip<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Gzip::Start(r) = self {
+            let Some(mut r) = r.take() else {
+                return Ok(0);
+            };
+            let head = read_head(&mut r, 10)?;
+            let flags = head.get(3).copied().unwrap_or(0);
+            let source = io::Cursor::new(head).chain(r);
+            *self = if flags & GZIP_LONG_FIELDS == 0 {
+                Gzip::Isal(Box::new(isal::read::GzipDecoder::new(Filled(source))))
+            } else {
+                Gzip::Zlib(Box::new(flate2::read::MultiGzDecoder::new(source)))
+            };
+        }
+        match self {
+            Gzip::Start(_) => Ok(0),
+            Gzip::Isal(d) => d.read(buf),
+            Gzip::Zlib(d) => d.read(buf),
+        }
+    }
+}
+
+/// Fills every read unless the stream ends (as [`Tap`] does, over the peeked header chained
+/// to the rest): ISA-L's no-progress guard counts input steps, so a short read (the 10 header
+/// bytes alone) would make an empty member look like two steps without output.
+struct Filled<R>(R);
+
+impl<R: Read> Read for Filled<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut got = 0usize;
+        while let Some(rest) = buf.get_mut(got..) {
+            if rest.is_empty() {
+                break;
+            }
+            match self.0.read(rest) {
+                Ok(0) => break,
+                Ok(n) => got = got.saturating_add(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // Hand over what was read; the error comes back on the next call.
+                Err(_) if got > 0 => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(got)
     }
 }
 
@@ -386,6 +505,47 @@ mod tests {
             DecodeError::of(&corrupt).unwrap().failure,
             DecodeFailure::Corrupt
         );
+    }
+
+    #[test]
+    fn odd_but_valid_gzip_decodes() {
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 7) as u8).collect();
+        // A 40 000-byte extra field in the header (Go's reader takes up to 64 KiB), and a
+        // second member after the first.
+        let mut e = flate2::GzBuilder::new()
+            .extra(vec![b'x'; 40_000])
+            .write(Vec::new(), flate2::Compression::default());
+        e.write_all(&data).unwrap();
+        let mut bytes = e.finish().unwrap();
+        bytes.extend(gz(&data));
+        let mut both = data.clone();
+        both.extend(&data);
+        assert_eq!(decode(Compression::Gzip, &bytes).unwrap(), both);
+        // A plain first member (ISA-L's path), then one with a small extra field and a name,
+        // as eStargz's last member has.
+        let mut bytes = gz(&data);
+        let mut e = flate2::GzBuilder::new()
+            .extra(b"SG\x10\x00ffffffffffffffff".to_vec())
+            .filename("layer.tar")
+            .write(Vec::new(), flate2::Compression::default());
+        e.write_all(b"tail").unwrap();
+        bytes.extend(e.finish().unwrap());
+        let mut want = data.clone();
+        want.extend(b"tail");
+        assert_eq!(decode(Compression::Gzip, &bytes).unwrap(), want);
+        // An empty stream, and an empty member after a full one.
+        assert_eq!(decode(Compression::Gzip, &gz(b"")).unwrap(), b"");
+        let mut bytes = gz(&data);
+        bytes.extend(gz(b""));
+        assert_eq!(decode(Compression::Gzip, &bytes).unwrap(), data);
+        // Many sync-flushed chunks (empty stored blocks between them).
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        for c in data.chunks(100) {
+            e.write_all(c).unwrap();
+            e.flush().unwrap();
+        }
+        let bytes = e.finish().unwrap();
+        assert_eq!(decode(Compression::Gzip, &bytes).unwrap(), data);
     }
 
     #[test]

@@ -265,20 +265,6 @@ impl<R: Read> HashingReader<R> {
             count: 0,
         }
     }
-    /// A reader whose hash already covers `prefix` (bytes read from `inner` before).
-    pub(crate) fn with_prefix(inner: R, prefix: &[u8]) -> Self {
-        let mut hasher = Hasher::new();
-        hasher.update(prefix);
-        HashingReader {
-            inner,
-            hasher,
-            count: prefix.len() as u64,
-        }
-    }
-    /// Reads and hashes everything that is left; returns the number of bytes drained.
-    pub(crate) fn drain(&mut self) -> io::Result<u64> {
-        io::copy(self, &mut io::sink())
-    }
     pub(crate) fn finish(self) -> (Digest, u64) {
         (self.hasher.finish(), self.count)
     }
@@ -325,7 +311,7 @@ mod tests {
         let mut r = HashingReader::new(&b"hello world"[..]);
         let mut buf = [0u8; 5];
         r.read_exact(&mut buf).unwrap();
-        r.drain().unwrap();
+        io::copy(&mut r, &mut io::sink()).unwrap();
         let (d, n) = r.finish();
         assert_eq!(n, 11);
         assert_eq!(d, Digest::sha256_of(b"hello world"));

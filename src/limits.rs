@@ -43,7 +43,9 @@ pub struct Limits {
     /// Default: [`Limits::DEFAULT_MAX_DECOMPRESSION_RATIO`].
     pub max_decompression_ratio: u64,
     /// Most bytes of a stream handed to worker threads and not yet consumed (a streaming read
-    /// hashes and walks a layer on a worker while it reads the next member).
+    /// hashes and walks a layer on a worker while it reads the next member). A compressed
+    /// layer's two sha256s, computed on threads of their own, also hold at most this much
+    /// each (and never more than 2 MiB each; at least one 256 KiB chunk).
     /// Default: [`Limits::DEFAULT_MAX_IN_FLIGHT_BYTES`].
     pub max_in_flight_bytes: u64,
 }

@@ -13,7 +13,7 @@ use crate::digest::{Digest, HashingReader};
 use crate::path::EntryPath;
 use crate::scan::entry::{self, EntryKind, LayerRecords, Record};
 use crate::scan::tar::{self, Flow, Note, Stopped, TarError, TarReader};
-use crate::scan::{path_key, EntryHook, HookFailed, Trailing};
+use crate::scan::{path_key, pipeline, EntryHook, HookFailed, Trailing};
 use crate::Limits;
 
 /// How reading a layer's tar ended.
@@ -277,6 +277,9 @@ pub(crate) struct LayerOptions<'h> {
     pub record: bool,
     /// Hand regular files to this hook, for the blob held by this member.
     pub hook: Option<(&'h dyn EntryHook, &'h EntryPath)>,
+    /// Hash what a compressed blob inflates to on a thread of its own (see
+    /// [`pipeline::Hashing`]), so that this thread only inflates and walks.
+    pub hash_away: bool,
 }
 
 /// Passes reads through and records whether the inner reader failed, so an outer archive
@@ -329,9 +332,13 @@ pub(crate) fn scan_blob<B: Read>(
             scan.uncompressed_size = counted.count;
             r
         } else {
-            let mut diff = HashingReader::new(compress::decoder(compression, source, limits));
+            let mut diff = pipeline::Hashing::new(
+                compress::decoder(compression, source, limits),
+                options.hash_away,
+                limits.max_in_flight_bytes,
+            );
             let r = read_tar(&mut diff, limits, options, &mut scan);
-            let (d, n) = diff.finish();
+            let (d, n) = diff.finish()?;
             scan.uncompressed_size = n;
             // Unless decompression itself failed, the whole stream was read and hashed (a
             // truncated or corrupt tar inside is drained to its end).
@@ -800,7 +807,11 @@ pub(crate) fn scan_headers_seek<R: Read + io::Seek>(
     }
     let mut reader = TarReader::new(tar::Seeking::new(r, size), tar_limits(limits));
     let mut state = State::default();
-    let options = LayerOptions { record, hook: None };
+    let options = LayerOptions {
+        record,
+        hook: None,
+        hash_away: false,
+    };
     let stopped = tar::walk(&mut reader, |h, body| {
         entry(h, body, limits, options, &mut scan, &mut state)?;
         Ok(Flow::Next)
@@ -852,7 +863,11 @@ pub(crate) fn scan_layer<R: Read>(
         &head,
         &mut blob,
         limits,
-        LayerOptions { record, hook: None },
+        LayerOptions {
+            record,
+            hook: None,
+            hash_away: false,
+        },
     )?;
     let (digest, _) = blob.finish();
     if scan.compression == Compression::None && scan.diff_id.is_none() {

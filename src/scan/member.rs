@@ -8,10 +8,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::Serialize;
 
 use crate::compress::{self, Compression};
-use crate::digest::{Digest, HashingReader};
+use crate::digest::Digest;
 use crate::path::EntryPath;
 use crate::scan::layer::{self, LayerOptions, LayerScan};
-use crate::scan::{tar, ScanOptions};
+use crate::scan::{pipeline, tar, ScanOptions};
 use crate::Limits;
 
 /// The type of an outer archive member.
@@ -286,9 +286,15 @@ impl ContentPolicy<'_> {
             .hook
             .filter(|h| layer_like && h.wants(path))
             .map(|h| (h, path));
+        // A compressed layer of some size is hashed on threads of their own when there are
+        // threads to spare: the blob's sha256 and its DiffID's, while this thread inflates
+        // and walks. Not an uncompressed one: its one hash is what this thread would do
+        // instead of copying (a copy for another thread made a pipe slower on two cores).
+        let hash_away = compressed && size >= HASH_AWAY_MIN && self.options.threads > 1;
         let layer_options = LayerOptions {
             record: self.options.record_entries,
             hook,
+            hash_away,
         };
         if layer_like && !self.options.verify {
             // Walk the layer's headers (and decompress it when compressed: its file sizes are
@@ -300,7 +306,8 @@ impl ContentPolicy<'_> {
             });
         }
         let mut out = Content::default();
-        let mut blob = HashingReader::with_prefix(r, &head);
+        let mut blob =
+            pipeline::Hashing::with_prefix(r, &head, hash_away, self.limits.max_in_flight_bytes);
         if layer_like {
             out.layer = Some(layer::scan_blob(
                 &head,
@@ -322,7 +329,7 @@ impl ContentPolicy<'_> {
         } else {
             blob.drain()?;
         }
-        let (digest, _) = blob.finish();
+        let (digest, _) = blob.finish()?;
         out.digest = Some(digest);
         Ok(out)
     }
@@ -338,6 +345,10 @@ impl ContentPolicy<'_> {
             .is_ok()
     }
 }
+
+/// Compressed layers at least this large are hashed on threads of their own (smaller ones are
+/// not worth two threads).
+const HASH_AWAY_MIN: u64 = 1 << 20;
 
 /// Whether a member looks like a metadata document worth keeping.
 fn is_metadata_like(path: &EntryPath, head: &[u8]) -> bool {

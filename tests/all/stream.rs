@@ -390,6 +390,14 @@ fn layers_streamed_to_workers_give_the_single_thread_report() {
     let gz = DockerSave::new(Image::new(layers.clone()).gzip_layers())
         .build()
         .bytes;
+    let zst = DockerSave::new(Image::new(layers.clone()).zstd_layers())
+        .build()
+        .bytes;
+    // A changed byte inside a compressed layer: its blob digest (and here its inflate) fails.
+    let mut gz_changed = Image::new(layers.clone()).gzip_layers();
+    let mid = gz_changed.stored[1].len() / 2;
+    gz_changed.stored[1][mid] ^= 0x40;
+    let gz_changed = DockerSave::new(gz_changed).build().bytes;
     let mut wrong = Image::new(layers);
     wrong.stored[1][600_000] ^= 1; // a DiffID that does not match
     let wrong = DockerSave::new(wrong).build().bytes;
@@ -398,19 +406,30 @@ fn layers_streamed_to_workers_give_the_single_thread_report() {
         ("gzip layers".into(), gz.clone()),
         ("wrong diff_id".into(), wrong),
         ("gzip outer".into(), gzip(&plain)),
+        ("zstd layers".into(), zst.clone()),
+        ("gzip layer changed".into(), gz_changed),
     ];
     for cut in [plain.len() / 3, plain.len() / 2, plain.len() - 3000] {
         inputs.push((format!("plain cut at {cut}"), plain[..cut].to_vec()));
     }
     inputs.push(("gzip layers cut".into(), gz[..gz.len() * 2 / 3].to_vec()));
+    inputs.push(("zstd layers cut".into(), zst[..zst.len() / 2].to_vec()));
     let mut small = imgtar::Limits::default();
     small.max_in_flight_bytes = 1;
+    let dir = tempfile::tempdir().unwrap();
     for (name, bytes) in &inputs {
         let one = Reader::new()
             .threads(1)
             .read(io::Cursor::new(bytes))
             .unwrap();
-        for (threads, limits) in [(3, imgtar::Limits::default()), (4, small)] {
+        // Two threads: no member workers, but a compressed layer's two sha256s on threads
+        // of their own (one chunk in flight with the 1-byte budget).
+        for (threads, limits) in [
+            (2, imgtar::Limits::default()),
+            (2, small),
+            (3, imgtar::Limits::default()),
+            (4, small),
+        ] {
             let input = ShortReads {
                 inner: io::Cursor::new(bytes),
                 rng: SmallRng::seed_from_u64(threads as u64),
@@ -424,6 +443,20 @@ fn layers_streamed_to_workers_give_the_single_thread_report() {
             assert!(
                 fingerprint(&one) == fingerprint(&many),
                 "{name}, {threads} threads"
+            );
+        }
+        // From a file (the indexed walk, the layers on both threads).
+        let path = dir.path().join("input.tar");
+        std::fs::write(&path, bytes).unwrap();
+        for (threads, limits) in [(2, imgtar::Limits::default()), (2, small)] {
+            let file = Reader::new()
+                .threads(threads)
+                .limits(limits)
+                .open(&path)
+                .unwrap();
+            assert!(
+                fingerprint(&one) == fingerprint(&file),
+                "{name}, from a file, {threads} threads"
             );
         }
         if name == "wrong diff_id" {

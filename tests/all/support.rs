@@ -635,6 +635,12 @@ impl Image {
         self
     }
 
+    /// Stores every layer zstd-compressed (DiffIDs unchanged).
+    pub fn zstd_layers(mut self) -> Image {
+        self.stored = self.layers.iter().map(|l| zstd(l)).collect();
+        self
+    }
+
     /// The config bytes.
     pub fn config_bytes(&self) -> Vec<u8> {
         to_json(&self.config)
