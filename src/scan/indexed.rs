@@ -122,11 +122,17 @@ fn read_contents(
         items.sort_by(|a, b| b.size.cmp(&a.size).then(a.member.cmp(&b.member)));
     }
     let kept = AtomicU64::new(0);
+    let workers = threads.clamp(1, 64).min(items.len().max(1));
     let policy = ContentPolicy {
         limits,
         kept_total: &kept,
         options: ScanOptions {
             progress: None,
+            // The threads each member may use besides its worker's (a compressed layer's
+            // hashes): none when the workers already take every core, where two more
+            // threads per layer only add copies (zstd layers of the generated 2 GiB image on
+            // two cores: 1.10 × the time without them).
+            threads: threads.checked_div(workers).unwrap_or(1).max(1),
             ..options
         },
     };
@@ -163,9 +169,8 @@ fn read_contents(
             all.extend(mine);
         }
     };
-    let threads = threads.clamp(1, 64).min(items.len().max(1));
     std::thread::scope(|s| {
-        for _ in 1..threads {
+        for _ in 1..workers {
             s.spawn(work);
         }
         work();
