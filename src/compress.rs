@@ -149,29 +149,38 @@ struct Tap<R> {
 
 impl<R: Read> Read for Tap<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut got = 0usize;
-        while let Some(rest) = buf.get_mut(got..) {
-            if rest.is_empty() {
-                break;
-            }
-            match self.inner.read(rest) {
-                Ok(0) => {
-                    self.tally.eof.store(true, Relaxed);
-                    break;
-                }
-                Ok(n) => got = got.saturating_add(n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // Hand over what was read; the error comes back on the next call.
-                Err(_) if got > 0 => break,
-                Err(e) => {
-                    self.tally.failed.store(true, Relaxed);
-                    return Err(e);
-                }
+        let (got, failure) = fill(&mut self.inner, buf);
+        match failure {
+            None if got < buf.len() => self.tally.eof.store(true, Relaxed),
+            None => {}
+            // Hand over what was read; the error comes back on the next call.
+            Some(_) if got > 0 => {}
+            Some(e) => {
+                self.tally.failed.store(true, Relaxed);
+                return Err(e);
             }
         }
         self.tally.consumed.fetch_add(got as u64, Relaxed);
         Ok(got)
     }
+}
+
+/// Reads `r` into `buf` until it is full or `r` ends (retrying interruptions); returns how
+/// many bytes came, and the error that stopped it early, if any.
+pub(crate) fn fill<R: Read + ?Sized>(r: &mut R, buf: &mut [u8]) -> (usize, Option<io::Error>) {
+    let mut filled = 0usize;
+    while let Some(rest) = buf.get_mut(filled..) {
+        if rest.is_empty() {
+            break;
+        }
+        match r.read(rest) {
+            Ok(0) => break,
+            Ok(n) => filled = filled.saturating_add(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (filled, Some(e)),
+        }
+    }
+    (filled, None)
 }
 
 /// Ratios are only judged past this much output, so small streams of zeros are not flagged.
@@ -393,21 +402,11 @@ struct Filled<R>(R);
 
 impl<R: Read> Read for Filled<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut got = 0usize;
-        while let Some(rest) = buf.get_mut(got..) {
-            if rest.is_empty() {
-                break;
-            }
-            match self.0.read(rest) {
-                Ok(0) => break,
-                Ok(n) => got = got.saturating_add(n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // Hand over what was read; the error comes back on the next call.
-                Err(_) if got > 0 => break,
-                Err(e) => return Err(e),
-            }
+        match fill(&mut self.0, buf) {
+            // Hand over what was read; the error comes back on the next call.
+            (0, Some(e)) => Err(e),
+            (got, _) => Ok(got),
         }
-        Ok(got)
     }
 }
 

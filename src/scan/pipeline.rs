@@ -112,23 +112,7 @@ impl Sink<'_> {
     }
 }
 
-/// Reads `r` into `buf` until it is full or `r` ends (retrying interruptions); returns how
-/// many bytes came, and the error that stopped it early, if any.
-pub(crate) fn fill<R: Read + ?Sized>(r: &mut R, buf: &mut [u8]) -> (usize, Option<io::Error>) {
-    let mut filled = 0usize;
-    while let Some(rest) = buf.get_mut(filled..) {
-        if rest.is_empty() {
-            break;
-        }
-        match r.read(rest) {
-            Ok(0) => break,
-            Ok(n) => filled = filled.saturating_add(n),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return (filled, Some(e)),
-        }
-    }
-    (filled, None)
-}
+pub(crate) use crate::compress::fill;
 
 /// A reader over the chunks a [`Sink`] sends; it ends when the sink is dropped.
 pub(crate) struct Feed<'b> {
