@@ -160,11 +160,6 @@ pub fn check_links(reader: &Reader, report: &mut Report) {
         if archive.image_intact(image).is_err() {
             continue;
         }
-        let has_symlinks = image
-            .layers
-            .iter()
-            .filter_map(|l| archive.layer_member(l).and_then(|m| m.layer.as_ref()))
-            .any(|s| s.symlinks > 0);
         // The layers applied once, as the OCI spec applies them (the flattener, one lookup per
         // path component): its notes are the findings, and say whether any path meets a link,
         // a file where a directory is wanted, or a root that is no directory.
@@ -193,12 +188,9 @@ pub fn check_links(reader: &Reader, report: &mut Report) {
                 applied.insert(n, a);
             }
         }
-        // (code, layer, entry offset, entry path, message) of every case met.
-        let mut met: Vec<(Code, usize, u64, String, String)> = if has_symlinks {
-            climbing_symlinks(archive, image)
-        } else {
-            Vec::new()
-        };
+        // (code, layer, entry offset, entry path, message) of every case met (the climbing
+        // symlinks skip layers without symlinks themselves).
+        let mut met: Vec<(Code, usize, u64, String, String)> = climbing_symlinks(archive, image);
         met.extend(issues.iter().filter_map(|issue| {
             Some((
                 code_of(issue.kind)?,
