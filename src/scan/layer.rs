@@ -280,6 +280,9 @@ pub(crate) struct LayerOptions<'h> {
     /// Hash what a compressed blob inflates to on a thread of its own (see
     /// [`pipeline::Hashing`]), so that this thread only inflates and walks.
     pub hash_away: bool,
+    /// Hash what a compressed blob inflates to (its DiffID). A metadata-only read leaves it
+    /// out: it claims no DiffID, and the sha256 would cost as much again as the inflate.
+    pub diff_id: bool,
 }
 
 /// Passes reads through and records whether the inner reader failed, so an outer archive
@@ -327,10 +330,10 @@ pub(crate) fn scan_blob<B: Read>(
         });
         if compression == Compression::None {
             // The DiffID is the blob digest: no second hash.
-            let mut counted = compress::Counting::new(source);
-            let r = read_tar(&mut counted, limits, options, &mut scan);
-            scan.uncompressed_size = counted.count;
-            r
+            read_tar_counted(source, limits, options, &mut scan)
+        } else if !options.diff_id {
+            let decoded = compress::decoder(compression, source, limits);
+            read_tar_counted(decoded, limits, options, &mut scan)
         } else {
             let mut diff = pipeline::Hashing::new(
                 compress::decoder(compression, source, limits),
@@ -357,6 +360,19 @@ pub(crate) fn scan_blob<B: Read>(
     hook_error?;
     io::copy(blob, &mut io::sink())?;
     Ok(scan)
+}
+
+/// [`read_tar`] of a stream that is not hashed here; sets the scan's uncompressed size.
+fn read_tar_counted<R: Read>(
+    r: R,
+    limits: &Limits,
+    options: LayerOptions<'_>,
+    scan: &mut LayerScan,
+) -> io::Result<()> {
+    let mut counted = compress::Counting::new(r);
+    let r = read_tar(&mut counted, limits, options, scan);
+    scan.uncompressed_size = counted.count;
+    r
 }
 
 /// Reads the tar of a layer from its decompressed stream `r` and then the rest of the stream
@@ -811,6 +827,7 @@ pub(crate) fn scan_headers_seek<R: Read + io::Seek>(
         record,
         hook: None,
         hash_away: false,
+        diff_id: false,
     };
     let stopped = tar::walk(&mut reader, |h, body| {
         entry(h, body, limits, options, &mut scan, &mut state)?;
@@ -867,6 +884,7 @@ pub(crate) fn scan_layer<R: Read>(
             record,
             hook: None,
             hash_away: false,
+            diff_id: true,
         },
     )?;
     let (digest, _) = blob.finish();

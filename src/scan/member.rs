@@ -295,10 +295,11 @@ impl ContentPolicy<'_> {
             record: self.options.record_entries,
             hook,
             hash_away,
+            diff_id: self.options.verify,
         };
         if layer_like && !self.options.verify {
             // Walk the layer's headers (and decompress it when compressed: its file sizes are
-            // known no other way) without hashing the blob.
+            // known no other way) without hashing the blob or what it inflates to.
             let scan = layer::scan_blob(&head, &mut r, self.limits, layer_options)?;
             return Ok(Content {
                 layer: Some(scan),

@@ -281,6 +281,7 @@ fn one_thread_and_many_give_the_same_report() {
 
 #[test]
 fn metadata_only_reads_find_the_same_images_without_verifying() {
+    let mut compressed = 0;
     for file in files() {
         let full = Reader::new().open(real(&file)).unwrap();
         let meta = Reader::new().metadata_only().open(real(&file)).unwrap();
@@ -320,6 +321,18 @@ fn metadata_only_reads_find_the_same_images_without_verifying() {
                     (ms.file_bytes, ms.entries, &ms.whiteouts),
                     "{file}: layer headers"
                 );
+                // A compressed layer is inflated for its sizes, but what it inflates to is
+                // not hashed: no DiffID, the same uncompressed size.
+                assert_eq!(
+                    (fl.uncompressed_size, fs.compression),
+                    (ml.uncompressed_size, ms.compression),
+                    "{file}: uncompressed size"
+                );
+                if ms.compression.is_compressed() {
+                    compressed += 1;
+                    assert!(fs.diff_id.is_some(), "{file}: verified without a DiffID");
+                    assert_eq!(ms.diff_id, None, "{file}: hashed a metadata-only read");
+                }
             }
         }
         // Read from a pipe, the same.
@@ -333,6 +346,7 @@ fn metadata_only_reads_find_the_same_images_without_verifying() {
             .iter()
             .any(|f| f.code == imgtar::Code::DiffIdMismatch));
     }
+    assert!(compressed >= 10, "compressed layers met: {compressed}");
 }
 
 #[test]
