@@ -21,7 +21,7 @@
 # Both sizes have the same metadata (8 layers of 3000 files, the generator's default density),
 # so peak RSS should not grow with the image size.
 # Needs: python3 (for the table), openssl, skopeo, GNU time (/usr/bin/time). The page cache is
-# warm: every file is read once before timing. Peak disk use is about 16 GiB.
+# warm: each image is read once right before each timing. Peak disk use is about 16 GiB.
 # On a shared machine, WAIT_IDLE=SECONDS waits (at most that long) before each timing until the
 # other processes leave the CPUs at least 90 % idle; each result line records how busy they
 # were just before (the last column of $WORK/results.txt), and the table says the median.
@@ -97,6 +97,10 @@ wait_idle() { # prints how busy the machine was when the wait ended
 
 measure() { # image tool
   local f="$WORK/$1.tar" t b
+  # Warm the page cache for this image right before its timing: a machine whose page cache
+  # holds less than all the images (seen: a 24 GiB VM that kept about 3 GiB cached) would
+  # otherwise time the first tool of each image against the disk.
+  cat "$f" > /dev/null
   b=$(wait_idle)
   t=$(mktemp)
   case "$2" in
