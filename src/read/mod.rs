@@ -157,10 +157,10 @@ impl Reader {
     }
 
     /// Verifies everything (the default: every member hashed, every layer decompressed and
-    /// scanned) or, with `false`, reads only headers and metadata documents: layer blobs are
-    /// never hashed, and decompressed only when compressed (their file sizes are known no
-    /// other way; what they inflate to is not hashed either), and on a seekable file uncompressed ones are not even read, so the cost grows with
-    /// the number of members rather than with bytes. Without verification the report's
+    /// scanned) or, with `false`, reads only headers and metadata documents: nothing is
+    /// hashed, a compressed layer is decompressed (its file sizes are known no other way) and
+    /// on a seekable file an uncompressed one is not even read, so the cost grows with the
+    /// number of members rather than with bytes. Without verification the report's
     /// [`Report::verified`] is `false` and digest and layer rules are not checked.
     pub fn verify(mut self, verify: bool) -> Self {
         self.verify = verify;

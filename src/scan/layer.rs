@@ -277,12 +277,22 @@ pub(crate) struct LayerOptions<'h> {
     pub record: bool,
     /// Hand regular files to this hook, for the blob held by this member.
     pub hook: Option<(&'h dyn EntryHook, &'h EntryPath)>,
-    /// Hash what a compressed blob inflates to on a thread of its own (see
-    /// [`pipeline::Hashing`]), so that this thread only inflates and walks.
-    pub hash_away: bool,
-    /// Hash what a compressed blob inflates to (its DiffID). A metadata-only read leaves it
-    /// out: it claims no DiffID, and the sha256 would cost as much again as the inflate.
-    pub diff_id: bool,
+    /// Whether and where to hash what a compressed blob inflates to (its DiffID).
+    pub diff_id: DiffHash,
+}
+
+/// How a compressed layer's DiffID is computed.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum DiffHash {
+    /// Not at all: a metadata-only read claims no DiffID, and the sha256 would cost as much
+    /// again as the inflate.
+    #[default]
+    Skip,
+    /// On the thread that inflates and walks.
+    Here,
+    /// On a thread of its own (see [`pipeline::Hashing`]), so that this thread only inflates
+    /// and walks.
+    Away,
 }
 
 /// Passes reads through and records whether the inner reader failed, so an outer archive
@@ -331,13 +341,13 @@ pub(crate) fn scan_blob<B: Read>(
         if compression == Compression::None {
             // The DiffID is the blob digest: no second hash.
             read_tar_counted(source, limits, options, &mut scan)
-        } else if !options.diff_id {
+        } else if options.diff_id == DiffHash::Skip {
             let decoded = compress::decoder(compression, source, limits);
             read_tar_counted(decoded, limits, options, &mut scan)
         } else {
             let mut diff = pipeline::Hashing::new(
                 compress::decoder(compression, source, limits),
-                options.hash_away,
+                options.diff_id == DiffHash::Away,
                 limits.max_in_flight_bytes,
             );
             let r = read_tar(&mut diff, limits, options, &mut scan);
@@ -826,8 +836,7 @@ pub(crate) fn scan_headers_seek<R: Read + io::Seek>(
     let options = LayerOptions {
         record,
         hook: None,
-        hash_away: false,
-        diff_id: false,
+        diff_id: DiffHash::Skip,
     };
     let stopped = tar::walk(&mut reader, |h, body| {
         entry(h, body, limits, options, &mut scan, &mut state)?;
@@ -883,8 +892,7 @@ pub(crate) fn scan_layer<R: Read>(
         LayerOptions {
             record,
             hook: None,
-            hash_away: false,
-            diff_id: true,
+            diff_id: DiffHash::Here,
         },
     )?;
     let (digest, _) = blob.finish();

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::compress::{self, Compression};
 use crate::digest::Digest;
 use crate::path::EntryPath;
-use crate::scan::layer::{self, LayerOptions, LayerScan};
+use crate::scan::layer::{self, DiffHash, LayerOptions, LayerScan};
 use crate::scan::{pipeline, tar, ScanOptions};
 use crate::Limits;
 
@@ -294,8 +294,11 @@ impl ContentPolicy<'_> {
         let layer_options = LayerOptions {
             record: self.options.record_entries,
             hook,
-            hash_away,
-            diff_id: self.options.verify,
+            diff_id: match (self.options.verify, hash_away) {
+                (false, _) => DiffHash::Skip,
+                (true, false) => DiffHash::Here,
+                (true, true) => DiffHash::Away,
+            },
         };
         if layer_like && !self.options.verify {
             // Walk the layer's headers (and decompress it when compressed: its file sizes are
