@@ -120,7 +120,6 @@ measure() { # image tool
   rm -f "$t"
 }
 
-for img in $IMAGES; do cat "$WORK/$img.tar" > /dev/null; done
 for run in $(seq "$RUNS"); do
   for img in $IMAGES; do
     for tool in $TOOLS; do
